@@ -1,0 +1,107 @@
+"""Configuration classes, read from the environment (and `.env` when present)."""
+import os
+from datetime import timedelta
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+class Config:
+    """Settings shared by every environment, read when the class is instantiated."""
+
+    ENV_NAME = "base"
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
+    JWT_TOKEN_LOCATION = ["headers"]
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    API_TITLE = "Ticksy API"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY")
+        self.JWT_SECRET_KEY = env.get("JWT_SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL")
+        self.REDIS_URL = env.get("REDIS_URL")
+        self.CORS_ORIGINS = _env_list("CORS_ORIGINS")
+        self.BCRYPT_LOG_ROUNDS = int(env.get("BCRYPT_LOG_ROUNDS", "12"))
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", str(1024 * 1024)))
+        # With no database URL, development and tests start an embedded PostgreSQL here.
+        self.EMBEDDED_DATABASE_DIR = env.get("EMBEDDED_DATABASE_DIR")
+
+    def validate(self) -> None:
+        """Refuse to start when a required setting is missing."""
+
+
+class DevelopmentConfig(Config):
+    """Local development: embedded database and development-only secrets."""
+
+    ENV_NAME = "development"
+    DEBUG = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = self.SECRET_KEY or "development-only-secret-key"
+        self.JWT_SECRET_KEY = self.JWT_SECRET_KEY or "development-only-jwt-secret-key-0123456789"
+        self.CORS_ORIGINS = self.CORS_ORIGINS or ["http://127.0.0.1:5173", "http://localhost:5173"]
+
+
+class TestingConfig(Config):
+    """The test suite: a real PostgreSQL, cheap hashes."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = "testing-secret-key"
+        self.JWT_SECRET_KEY = "testing-jwt-secret-key-0123456789abcdef"
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
+        self.BCRYPT_LOG_ROUNDS = 4
+
+
+class ProductionConfig(Config):
+    """Production: every secret comes from the environment; nothing is embedded."""
+
+    ENV_NAME = "production"
+    REQUIRED = {"SECRET_KEY": "SECRET_KEY", "JWT_SECRET_KEY": "JWT_SECRET_KEY",
+                "SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.BCRYPT_LOG_ROUNDS = max(12, self.BCRYPT_LOG_ROUNDS)
+
+    def validate(self) -> None:
+        """Refuse to start without the production secrets and database."""
+        missing = [env for attr, env in self.REQUIRED.items() if not getattr(self, attr)]
+        if missing:
+            raise RuntimeError(f"Production configuration is missing: {', '.join(missing)}")
+        if len(self.JWT_SECRET_KEY) < 32:
+            raise RuntimeError("JWT_SECRET_KEY must be at least 32 characters in production")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name: str | None = None) -> Config:
+    """The settings for `name`, or for $TICKSY_ENV (default development)."""
+    name = name or os.environ.get("TICKSY_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"Unknown configuration {name!r}; use one of {sorted(CONFIGS)}") from None

@@ -1,0 +1,45 @@
+"""The Ticksy application factory."""
+import os
+
+from flask import Flask
+
+from config import Config, get_config
+from server import cli
+from server.errors import register_error_handlers
+from server.extensions import TicksyApi, cors, db, jwt, migrate
+
+
+def _database_url(app: Flask, config: Config) -> str:
+    if config.SQLALCHEMY_DATABASE_URI:
+        return config.SQLALCHEMY_DATABASE_URI
+    if config.ENV_NAME == "production":
+        raise RuntimeError("Production configuration is missing: DATABASE_URL")
+    from server.embedded_db import embedded_database_url
+
+    data_dir = config.EMBEDDED_DATABASE_DIR or os.path.join(app.instance_path, "pgdata")
+    return embedded_database_url(data_dir)
+
+
+def create_app(config: str | Config | None = None) -> Flask:
+    """Build the app for a config name ('development', 'testing', 'production') or object."""
+    config = config if isinstance(config, Config) else get_config(config)
+    config.validate()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app, config)
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    jwt.init_app(app)
+    cors.init_app(app, resources={r"/api/*": {"origins": config.CORS_ORIGINS}})
+    api = TicksyApi(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
+
+    from server import security  # noqa: F401  (registers the JWT callbacks)
+    from server.api import register_blueprints
+
+    register_blueprints(api, app)
+    register_error_handlers(app)
+    cli.register(app)
+    return app

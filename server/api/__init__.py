@@ -1,0 +1,11 @@
+"""One blueprint per resource, registered with the Api in `create_app`."""
+from server.api import auth, docs, health, users
+
+BLUEPRINTS = [health.blp, auth.blp, users.blp]
+
+
+def register_blueprints(api, app) -> None:
+    """Register every API blueprint, then the docs assets."""
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(docs.assets)

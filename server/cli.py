@@ -1,0 +1,25 @@
+"""`flask` commands: create-admin and seed."""
+import click
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Attach the project's commands to `app`."""
+
+    @app.cli.command("create-admin")
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--name", required=True)
+    def create_admin(email: str, password: str, name: str) -> None:
+        """Create an administrator, or grant the admin role to an existing account."""
+        from server.services.admin_users import ensure_admin
+
+        user, created = ensure_admin(email=email, password=password, name=name)
+        click.echo(f"{'Created' if created else 'Granted admin to'} {user.email} (id {user.id})")
+
+    @app.cli.command("seed")
+    def seed() -> None:
+        """Load the demo data (safe to run twice)."""
+        import seed as seed_module
+
+        seed_module.run()

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: XIn / XOut / XUpdate per resource."""

@@ -1,0 +1,50 @@
+"""Users and authentication payloads."""
+from marshmallow import Schema, fields, validate
+
+from server.models import RoleName
+from server.schemas.common import UTCDateTime, text
+
+PASSWORD = {"validate": validate.Length(min=8, max=72,
+                                        error="Use between {min} and {max} characters.")}
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    phone = fields.String(allow_none=True)
+    roles = fields.List(fields.String(), attribute="role_names")
+    is_active = fields.Boolean()
+    created_at = UTCDateTime()
+
+
+class RegisterIn(Schema):
+    name = text(120, required=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, **PASSWORD)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=20),
+                          metadata={"example": "0712345678"})
+    role = fields.String(load_default=RoleName.ATTENDEE.value,
+                         validate=validate.OneOf([RoleName.ATTENDEE.value, RoleName.ORGANIZER.value]))
+
+
+class LoginIn(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class AuthOut(Schema):
+    user = fields.Nested(UserOut)
+    access_token = fields.String()
+    refresh_token = fields.String()
+
+
+class AccessTokenOut(Schema):
+    access_token = fields.String()
+
+
+class MeUpdate(Schema):
+    name = text(120)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=20))
+    password = fields.String(**PASSWORD)
+    current_password = fields.String(validate=validate.Length(max=1024))

@@ -1,0 +1,88 @@
+"""JWT wiring: identity, role claims, per-request user loading, revocation and guards."""
+from functools import wraps
+
+from flask_jwt_extended import current_user, verify_jwt_in_request
+from sqlalchemy import select
+
+from server.errors import Forbidden, error_response
+from server.extensions import db, jwt
+from server.models import RevokedToken, User
+
+BEARER = [{"bearerAuth": []}]
+
+
+@jwt.user_identity_loader
+def _identity(user: User) -> str:
+    return str(user.id)
+
+
+@jwt.additional_claims_loader
+def _claims(user: User) -> dict:
+    return {"roles": user.role_names}
+
+
+@jwt.user_lookup_loader
+def _load_user(_header: dict, payload: dict) -> User | None:
+    user = db.session.get(User, int(payload["sub"]))
+    return user if user is not None and user.is_active else None
+
+
+@jwt.token_in_blocklist_loader
+def _is_revoked(_header: dict, payload: dict) -> bool:
+    return db.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == payload["jti"])) \
+        is not None
+
+
+def _unauthorized(message: str):
+    return error_response(401, message, "unauthorized")
+
+
+jwt.unauthorized_loader(lambda reason: _unauthorized("Authentication is required."))
+jwt.invalid_token_loader(lambda reason: _unauthorized("The token is invalid."))
+jwt.expired_token_loader(lambda header, payload: _unauthorized("The token has expired."))
+jwt.revoked_token_loader(lambda header, payload: _unauthorized("The token has been revoked."))
+jwt.needs_fresh_token_loader(lambda header, payload: _unauthorized("A fresh login is required."))
+jwt.user_lookup_error_loader(
+    lambda header, payload: _unauthorized("The account no longer exists or is deactivated."))
+jwt.token_verification_failed_loader(
+    lambda header, payload: _unauthorized("The token could not be verified."))
+
+
+def _document_security(wrapper, optional: bool) -> None:
+    """Mark the view as needing a bearer token in the OpenAPI document."""
+    security = BEARER + ([{}] if optional else [])
+    apidoc = getattr(wrapper, "_apidoc", {})
+    manual = dict(apidoc.get("manual_doc", {}), security=security)
+    wrapper._apidoc = dict(apidoc, manual_doc=manual)
+
+
+def auth_required(*roles: str, refresh: bool = False, optional: bool = False,
+                  any_token: bool = False):
+    """Require a valid token (and, when `roles` are given, one of those roles on the user).
+
+    `refresh` asks for a refresh token, `any_token` takes either kind, `optional` lets
+    anonymous callers through.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            verify_jwt_in_request(refresh=refresh, optional=optional, verify_type=not any_token)
+            if roles and not current_user.has_role(*roles):
+                raise Forbidden("Your role does not allow this.")
+            return view(*args, **kwargs)
+
+        _document_security(wrapper, optional)
+        return wrapper
+
+    return decorator
+
+
+def roles_required(*roles: str):
+    """Require a valid access token of a user holding one of `roles`."""
+    return auth_required(*roles)
+
+
+def optional_user() -> User | None:
+    """The authenticated user on a route where authentication is optional."""
+    return current_user if current_user else None

@@ -1,0 +1,1 @@
+"""Domain logic: every state change lives here, one transaction per use case."""

@@ -1,0 +1,169 @@
+"""Test fixtures: one real PostgreSQL, migrated once; every test rolled back."""
+import itertools
+import os
+import tempfile
+
+import pytest
+from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import create_engine, text
+
+from server import create_app
+from server.extensions import db
+from server.services import accounts
+
+
+def _database_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    from server.embedded_db import embedded_database_url
+
+    return embedded_database_url(tempfile.mkdtemp(prefix="ticksy-test-pg-"), "ticksy_test")
+
+
+def _reset_schema(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app():
+    url = _database_url()
+    os.environ["TEST_DATABASE_URL"] = url
+    _reset_schema(url)
+    app = create_app("testing")
+    with app.app_context():
+        upgrade()
+    yield app
+
+
+class _ConnectionSession(FlaskSession):
+    """Flask-SQLAlchemy's session ignores `bind`; the tests pin it to their connection."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind
+
+
+@pytest.fixture(autouse=True)
+def _rollback(app):
+    """Run each test inside a transaction that is rolled back afterwards."""
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session({"class_": _ConnectionSession, "bind": connection,
+                                              "join_transaction_mode": "create_savepoint"})
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user through the service: make_user(role="organizer", email=..., ...)."""
+
+    def factory(*roles, email=None, name=None, password="password123", phone=None, active=True):
+        n = next(_seq)
+        user = accounts.build_user(name=name or f"User {n}", email=email or f"user{n}@example.com",
+                                   password=password, phone=phone, roles=roles)
+        user.is_active = active
+        db.session.commit()
+        return user
+
+    return factory
+
+
+class ApiClient:
+    """A test client that sends JSON and, when it has a user, that user's bearer token."""
+
+    def __init__(self, app, user=None, token=None):
+        self.app, self.user = app, user
+        self._client = app.test_client()
+        self.token = token
+        if user is not None and token is None:
+            with app.app_context():
+                self.token = create_access_token(identity=user)
+
+    def refresh_token(self) -> str:
+        with self.app.app_context():
+            return create_refresh_token(identity=self.user)
+
+    def request(self, method, url, *, json=None, headers=None, **kwargs):
+        headers = dict(headers or {})
+        if self.token and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return self._client.open(url, method=method, json=json, headers=headers, **kwargs)
+
+    def get(self, url, **kw):
+        return self.request("GET", url, **kw)
+
+    def post(self, url, json=None, **kw):
+        return self.request("POST", url, json=json, **kw)
+
+    def put(self, url, json=None, **kw):
+        return self.request("PUT", url, json=json, **kw)
+
+    def patch(self, url, json=None, **kw):
+        return self.request("PATCH", url, json=json, **kw)
+
+    def delete(self, url, **kw):
+        return self.request("DELETE", url, **kw)
+
+
+@pytest.fixture
+def client(app):
+    """An anonymous client."""
+    return ApiClient(app)
+
+
+@pytest.fixture
+def client_for(app):
+    """client_for(user) → a client authenticated as `user`."""
+    return lambda user: ApiClient(app, user)
+
+
+@pytest.fixture
+def attendee(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def organizer(make_user):
+    return make_user("organizer")
+
+
+@pytest.fixture
+def other_organizer(make_user):
+    return make_user("organizer")
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin")
+
+
+@pytest.fixture
+def attendee_client(client_for, attendee):
+    return client_for(attendee)
+
+
+@pytest.fixture
+def organizer_client(client_for, organizer):
+    return client_for(organizer)
+
+
+@pytest.fixture
+def admin_client(client_for, admin):
+    return client_for(admin)
