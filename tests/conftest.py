@@ -1,5 +1,7 @@
 """Test fixtures: one real PostgreSQL, migrated once; every test rolled back."""
 import itertools
+from datetime import timedelta
+from decimal import Decimal
 import os
 import tempfile
 
@@ -11,7 +13,8 @@ from sqlalchemy import create_engine, text
 
 from server import create_app
 from server.extensions import db
-from server.services import accounts
+from server.models import utcnow
+from server.services import accounts, events
 
 
 def _database_url() -> str:
@@ -132,6 +135,25 @@ def client(app):
 def client_for(app):
     """client_for(user) → a client authenticated as `user`."""
     return lambda user: ApiClient(app, user)
+
+
+@pytest.fixture
+def make_event(organizer):
+    """Create an event through the service: make_event(owner, status=..., starts_in=..., tiers=[...])."""
+
+    def factory(owner=None, *, status="published", starts_in=timedelta(days=30),
+                duration=timedelta(hours=4), tiers=None, **fields):
+        n = next(_seq)
+        starts_at = utcnow() + starts_in
+        data = {"title": f"Event {n}", "description": "A fine evening", "venue": "KICC",
+                "city": "Nairobi", "category": "music", "starts_at": starts_at,
+                "ends_at": starts_at + duration, "status": status,
+                "ticket_types": tiers if tiers is not None else [
+                    {"name": "Regular", "price": Decimal("1000.00"), "quantity": 100}]}
+        data.update(fields)
+        return events.create_event(organizer=owner or organizer, data=data)
+
+    return factory
 
 
 @pytest.fixture

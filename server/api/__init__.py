@@ -1,7 +1,7 @@
 """One blueprint per resource, registered with the Api in `create_app`."""
-from server.api import auth, docs, health, users
+from server.api import auth, docs, events, health, ticket_types, users
 
-BLUEPRINTS = [health.blp, auth.blp, users.blp]
+BLUEPRINTS = [health.blp, auth.blp, users.blp, events.blp, ticket_types.blp]
 
 
 def register_blueprints(api, app) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import (CheckConstraint, Column, Enum, ForeignKey, Index, Numeri
                         Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.models.base import Base, TimestampMixin
+from server.models.base import Base, TimestampMixin, utcnow
 from server.models.user import User
 
 
@@ -53,8 +53,12 @@ class Event(TimestampMixin, Base):
 
     organizer: Mapped[User] = relationship(lazy="joined", innerjoin=True)
     staff: Mapped[list[User]] = relationship(secondary=event_staff, lazy="select")
+
+    def is_managed_by(self, user: User | None) -> bool:
+        """Owners and admins manage an event."""
+        return user is not None and (user.id == self.organizer_id or user.has_role("admin"))
     ticket_types: Mapped[list["TicketType"]] = relationship(
-        back_populates="event", order_by="TicketType.id", lazy="selectin",
+        back_populates="event", order_by="TicketType.id",
         cascade="all, delete-orphan", passive_deletes=True)
 
 
@@ -93,3 +97,11 @@ class TicketType(TimestampMixin, Base):
     def available(self) -> int:
         """Tickets neither sold nor held by a pending order."""
         return max(self.quantity - self.sold - self.held, 0)
+
+    @property
+    def on_sale(self) -> bool:
+        """True while the event is published, not started, and the sales window is open."""
+        now = utcnow()
+        return (self.event.status == EventStatus.PUBLISHED and now < self.event.starts_at
+                and (self.sales_start is None or self.sales_start <= now)
+                and (self.sales_end is None or now < self.sales_end))

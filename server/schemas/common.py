@@ -44,6 +44,14 @@ def text(max_length: int, *, required: bool = False, min_length: int = 1, **kwar
                    **kwargs)
 
 
+class PartialSchema(Schema):
+    """Every field optional: the base of the `XUpdate` (PATCH) schemas."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(**kwargs)
+
+
 class ErrorDetailSchema(Schema):
     code = fields.String(required=True, metadata={"example": "validation_error"})
     message = fields.String(required=True)

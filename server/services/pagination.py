@@ -21,9 +21,11 @@ class Page:
         return (self.total + self.per_page - 1) // self.per_page
 
 
-def paginate(query: Select, *, page: int, per_page: int, scalars: bool = True) -> Page:
-    """Count `query` and fetch the requested page of it."""
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+def paginate(query: Select, *, page: int, per_page: int, scalars: bool = True,
+             count_query: Select | None = None) -> Page:
+    """Count `count_query` (default: `query`) and fetch the requested page of `query`."""
+    counted = (count_query if count_query is not None else query).order_by(None)
+    total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
     rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page))
     items = list(rows.scalars().unique()) if scalars else list(rows)
     return Page(items=items, page=page, per_page=per_page, total=total or 0)

@@ -1,0 +1,70 @@
+"""Events: the public catalogue and the organizer's CRUD."""
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from server.schemas.common import page_of
+from server.schemas.event import (EventDetailOut, EventIn, EventListArgs, EventOut, EventUpdate,
+                                  TicketTypeIn, TicketTypeOut)
+from server.security import auth_required, optional_user
+from server.services import events, ticket_types
+
+blp = Blueprint("events", __name__, url_prefix="/api/events", description="Events")
+
+
+@blp.get("")
+@blp.arguments(EventListArgs, location="query")
+@blp.response(200, page_of(EventOut))
+def list_events(args):
+    """Search published events."""
+    return events.list_events(**args)
+
+
+@blp.post("")
+@blp.arguments(EventIn)
+@blp.response(201, EventDetailOut)
+@auth_required("organizer", "admin")
+def create_event(data):
+    """Create an event, optionally with its ticket types."""
+    return events.create_event(organizer=current_user, data=data)
+
+
+@blp.get("/<int:event_id>")
+@blp.response(200, EventDetailOut)
+@auth_required(optional=True)
+def get_event(event_id):
+    """An event with its ticket types (drafts: owner and admins only)."""
+    return events.get_visible_event(event_id=event_id, viewer=optional_user())
+
+
+@blp.patch("/<int:event_id>")
+@blp.arguments(EventUpdate)
+@blp.response(200, EventDetailOut)
+@auth_required()
+def update_event(data, event_id):
+    """Change an event; `status: cancelled` cancels it."""
+    return events.update_event(event_id=event_id, actor=current_user, data=data)
+
+
+@blp.delete("/<int:event_id>")
+@blp.response(204)
+@auth_required()
+def delete_event(event_id):
+    """Delete an event that has no orders."""
+    events.delete_event(event_id=event_id, actor=current_user)
+
+
+@blp.get("/<int:event_id>/ticket-types")
+@blp.response(200, TicketTypeOut(many=True))
+@auth_required(optional=True)
+def list_ticket_types(event_id):
+    """The event's ticket types."""
+    return events.get_visible_event(event_id=event_id, viewer=optional_user()).ticket_types
+
+
+@blp.post("/<int:event_id>/ticket-types")
+@blp.arguments(TicketTypeIn)
+@blp.response(201, TicketTypeOut)
+@auth_required()
+def create_ticket_type(data, event_id):
+    """Add a ticket type to an event."""
+    return ticket_types.create_ticket_type(event_id=event_id, actor=current_user, data=data)

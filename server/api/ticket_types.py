@@ -1,0 +1,28 @@
+"""Changing and deleting one ticket type."""
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from server.schemas.event import TicketTypeOut, TicketTypeUpdate
+from server.security import auth_required
+from server.services import ticket_types
+
+blp = Blueprint("ticket_types", __name__, url_prefix="/api/ticket-types",
+                description="Ticket types")
+
+
+@blp.patch("/<int:ticket_type_id>")
+@blp.arguments(TicketTypeUpdate)
+@blp.response(200, TicketTypeOut)
+@auth_required()
+def update_ticket_type(data, ticket_type_id):
+    """Change a ticket type (its quantity never below what is sold or held)."""
+    return ticket_types.update_ticket_type(ticket_type_id=ticket_type_id, actor=current_user,
+                                           data=data)
+
+
+@blp.delete("/<int:ticket_type_id>")
+@blp.response(204)
+@auth_required()
+def delete_ticket_type(ticket_type_id):
+    """Delete a ticket type that has no sales."""
+    ticket_types.delete_ticket_type(ticket_type_id=ticket_type_id, actor=current_user)

@@ -1,0 +1,171 @@
+"""Events: creation, visibility, changes of status, deletion and the public catalogue."""
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Select, func, or_, select, true
+from sqlalchemy.orm import selectinload
+
+from server.errors import Conflict, Forbidden, NotFound, ValidationError
+from server.extensions import db
+from server.models import Event, EventStatus, Review, TicketType, User, utcnow
+from server.services.pagination import Page, paginate
+
+SORTS = {"starts_at": (Event.starts_at, Event.id), "-starts_at": (Event.starts_at.desc(), Event.id),
+         "title": (func.lower(Event.title), Event.id)}
+EVENT_CANCELLED = Conflict("The event is cancelled and can no longer be changed.",
+                           code="event_cancelled")
+
+
+def check_currency(currencies) -> None:
+    """All tiers of one event are priced in one currency."""
+    if len(set(currencies)) > 1:
+        raise ValidationError(fields={"currency": ["All ticket types of an event use one currency."]})
+
+
+@dataclass
+class EventStats:
+    """Figures derived from an event's ticket types and reviews."""
+
+    price_from: Decimal | None
+    currency: str | None
+    tickets_total: int
+    tickets_available: int
+    rating_avg: float | None
+    rating_count: int
+
+    @property
+    def sold_out(self) -> bool:
+        return self.tickets_total > 0 and self.tickets_available == 0
+
+
+def _with_stats_query() -> Select:
+    """Events with their stats columns, computed per row by two LATERAL aggregates."""
+    tiers = (select(func.min(TicketType.price).label("price_from"),
+                    func.min(TicketType.currency).label("currency"),
+                    func.coalesce(func.sum(TicketType.quantity), 0).label("total"),
+                    func.coalesce(func.sum(func.greatest(
+                        TicketType.quantity - TicketType.sold - TicketType.held, 0)), 0)
+                    .label("available"))
+             .where(TicketType.event_id == Event.id).lateral("tiers"))
+    ratings = (select(func.avg(Review.rating).label("avg"), func.count(Review.id).label("count"))
+               .where(Review.event_id == Event.id).lateral("ratings"))
+    return (select(Event, tiers.c.price_from, tiers.c.currency, tiers.c.total, tiers.c.available,
+                   ratings.c.avg, ratings.c.count)
+            .select_from(Event).outerjoin(tiers, true()).outerjoin(ratings, true()))
+
+
+def _attach(row) -> Event:
+    event, price_from, currency, total, available, avg, count = row
+    event.stats = EventStats(price_from=price_from, currency=currency, tickets_total=int(total or 0),
+                             tickets_available=int(available or 0),
+                             rating_avg=round(float(avg), 2) if avg is not None else None,
+                             rating_count=int(count or 0))
+    return event
+
+
+def _filtered(query: Select, filters: dict, include_unpublished: bool) -> Select:
+    if filters.get("q"):
+        pattern = f"%{filters['q']}%"
+        query = query.where(or_(Event.title.ilike(pattern), Event.description.ilike(pattern),
+                                Event.venue.ilike(pattern)))
+    if filters.get("category"):
+        query = query.where(func.lower(Event.category) == filters["category"].lower())
+    if filters.get("city"):
+        query = query.where(func.lower(Event.city) == filters["city"].lower())
+    if filters.get("starts_after"):
+        query = query.where(Event.starts_at >= filters["starts_after"])
+    if filters.get("starts_before"):
+        query = query.where(Event.starts_at < filters["starts_before"])
+    if filters.get("organizer_id"):
+        query = query.where(Event.organizer_id == filters["organizer_id"])
+    if filters.get("status"):
+        query = query.where(Event.status == EventStatus(filters["status"]))
+    if not include_unpublished:
+        query = query.where(Event.status == EventStatus.PUBLISHED)
+    return query.order_by(*SORTS[filters.get("sort") or "starts_at"])
+
+
+def list_events(*, page: int, per_page: int, include_unpublished: bool = False,
+                **filters) -> Page:
+    """A page of events with their stats; only published ones unless `include_unpublished`."""
+    query = _filtered(_with_stats_query(), filters, include_unpublished)
+    count_query = _filtered(select(Event.id), filters, include_unpublished)
+    result = paginate(query, page=page, per_page=per_page, scalars=False, count_query=count_query)
+    result.items = [_attach(row) for row in result.items]
+    return result
+
+
+def get_visible_event(*, event_id: int, viewer: User | None) -> Event:
+    """The event with its stats and tiers; drafts only for their owner and admins, else 404."""
+    row = db.session.execute(_with_stats_query().where(Event.id == event_id)
+                             .options(selectinload(Event.ticket_types))).first()
+    if row is None:
+        raise NotFound("No such event.")
+    event = _attach(row)
+    if event.status == EventStatus.DRAFT and not event.is_managed_by(viewer):
+        raise NotFound("No such event.")
+    return event
+
+
+def get_managed_event(*, event_id: int, actor: User) -> Event:
+    """An event `actor` may change: 404 if they cannot see it, 403 if it is not theirs."""
+    event = db.session.get(Event, event_id)
+    if event is None or (event.status == EventStatus.DRAFT and not event.is_managed_by(actor)):
+        raise NotFound("No such event.")
+    if not event.is_managed_by(actor):
+        raise Forbidden("Only the event's organizer or an admin can do this.")
+    return event
+
+
+def create_event(*, organizer: User, data: dict) -> Event:
+    """Create an event (and its ticket types) owned by `organizer`."""
+    tiers = data.pop("ticket_types", [])
+    check_currency([tier.get("currency", "KES") for tier in tiers])
+    status = EventStatus(data.pop("status", EventStatus.DRAFT.value))
+    event = Event(organizer=organizer, status=status, **data)
+    event.ticket_types = [TicketType(**tier) for tier in tiers]
+    db.session.add(event)
+    db.session.commit()
+    return get_visible_event(event_id=event.id, viewer=organizer)
+
+
+def _check_transition(event: Event, new: EventStatus) -> None:
+    if new == event.status:
+        return
+    if event.status == EventStatus.CANCELLED:
+        raise EVENT_CANCELLED
+    if new == EventStatus.DRAFT and any(t.sold or t.held for t in event.ticket_types):
+        raise Conflict("An event with sales cannot go back to draft; cancel it instead.",
+                       code="event_has_sales")
+
+
+def _check_times(event: Event, data: dict) -> None:
+    starts_at, ends_at = data.get("starts_at", event.starts_at), data.get("ends_at", event.ends_at)
+    if ends_at <= starts_at:
+        raise ValidationError(fields={"ends_at": ["The event must end after it starts."]})
+    if "starts_at" in data and data["starts_at"] != event.starts_at and starts_at <= utcnow():
+        raise ValidationError(fields={"starts_at": ["The event must start in the future."]})
+
+
+def update_event(*, event_id: int, actor: User, data: dict) -> Event:
+    """Change an event's details or status (draft → published → cancelled)."""
+    event = get_managed_event(event_id=event_id, actor=actor)
+    if event.status == EventStatus.CANCELLED and data:
+        raise EVENT_CANCELLED
+    if "status" in data:
+        data["status"] = EventStatus(data["status"])
+        _check_transition(event, data["status"])
+    _check_times(event, data)
+    for key, value in data.items():
+        setattr(event, key, value)
+    db.session.commit()
+    return get_visible_event(event_id=event.id, viewer=actor)
+
+
+def delete_event(*, event_id: int, actor: User) -> None:
+    """Delete an event that has never sold or held a ticket; otherwise 409."""
+    event = get_managed_event(event_id=event_id, actor=actor)
+    if any(t.sold or t.held for t in event.ticket_types):
+        raise Conflict("This event has orders; cancel it instead.", code="event_has_orders")
+    db.session.delete(event)
+    db.session.commit()
