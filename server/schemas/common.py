@@ -31,6 +31,13 @@ class Money(fields.Decimal):
         super().__init__(places=2, as_string=True, **kwargs)
 
 
+class WholeNumber(fields.Integer):
+    """An integer in a JSON body: 1.5 or "3" are refused rather than coerced."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+
 class Trimmed(fields.String):
     """A string with surrounding white space removed; blank is refused when required."""
 

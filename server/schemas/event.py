@@ -4,7 +4,8 @@ from datetime import datetime, timezone
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.models import EventStatus
-from server.schemas.common import Money, PageArgs, PartialSchema, UTCDateTime, text
+from server.schemas.common import (Money, PageArgs, PartialSchema, UTCDateTime, WholeNumber,
+                                   text)
 
 
 
@@ -19,10 +20,10 @@ class TicketTypeIn(Schema):
     price = Money(required=True)
     currency = fields.String(load_default="KES",
                              validate=validate.Regexp(r"^[A-Z]{3}$", error="Use a 3-letter ISO code."))
-    quantity = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
+    quantity = WholeNumber(required=True, validate=validate.Range(min=0, max=1_000_000))
     sales_start = UTCDateTime(allow_none=True)
     sales_end = UTCDateTime(allow_none=True)
-    max_per_order = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+    max_per_order = WholeNumber(load_default=10, validate=validate.Range(min=1, max=100))
 
     @validates_schema
     def _window(self, data, **kwargs):
