@@ -1,7 +1,8 @@
 """One blueprint per resource, registered with the Api in `create_app`."""
-from server.api import auth, docs, events, health, ticket_types, users
+from server.api import admin, auth, docs, events, health, reviews, ticket_types, users
 
-BLUEPRINTS = [health.blp, auth.blp, users.blp, events.blp, ticket_types.blp]
+BLUEPRINTS = [health.blp, auth.blp, users.blp, events.blp, ticket_types.blp, reviews.blp,
+              admin.blp]
 
 
 def register_blueprints(api, app) -> None:

@@ -1,6 +1,5 @@
 """Fields and schemas shared by every resource: errors, pagination, times, money."""
 from datetime import timezone
-from decimal import Decimal
 from functools import cache
 
 from marshmallow import Schema, fields, validate
@@ -27,7 +26,7 @@ class Money(fields.Decimal):
     """A non-negative amount with two decimal places, sent as a string."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("validate", validate.Range(min=Decimal("0"), max=Decimal("9999999999.99")))
+        kwargs.setdefault("validate", validate.Range(min=0, max=10**10, max_inclusive=False))
         super().__init__(places=2, as_string=True, **kwargs)
 
 

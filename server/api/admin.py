@@ -1,0 +1,72 @@
+"""Administration: users and their roles, every event, platform figures."""
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from server.schemas.admin import AdminUserListArgs, AdminUserUpdate, RolesIn, StatsOut
+from server.schemas.common import page_of
+from server.schemas.event import AdminEventListArgs, EventOut
+from server.schemas.user import UserOut
+from server.security import auth_required
+from server.services import admin_stats, admin_users, events
+
+blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Administration")
+
+
+@blp.get("/users")
+@blp.arguments(AdminUserListArgs, location="query")
+@blp.response(200, page_of(UserOut))
+@auth_required("admin")
+def list_users(args):
+    """Search users, newest first."""
+    return admin_users.list_users(**args)
+
+
+@blp.get("/users/<int:user_id>")
+@blp.response(200, UserOut)
+@auth_required("admin")
+def get_user(user_id):
+    """One user."""
+    return admin_users.get_user(user_id)
+
+
+@blp.patch("/users/<int:user_id>")
+@blp.arguments(AdminUserUpdate)
+@blp.response(200, UserOut)
+@auth_required("admin")
+def update_user(data, user_id):
+    """Change a user's name, phone or active flag."""
+    return admin_users.update_user(actor=current_user, user_id=user_id, data=data)
+
+
+@blp.delete("/users/<int:user_id>")
+@blp.response(204)
+@auth_required("admin")
+def deactivate_user(user_id):
+    """Deactivate a user; their tokens stop working at once."""
+    admin_users.deactivate(actor=current_user, user_id=user_id)
+
+
+@blp.put("/users/<int:user_id>/roles")
+@blp.arguments(RolesIn)
+@blp.response(200, UserOut)
+@auth_required("admin")
+def set_roles(data, user_id):
+    """Replace a user's roles (attendee is always kept)."""
+    return admin_users.set_roles(actor=current_user, user_id=user_id, roles=data["roles"])
+
+
+@blp.get("/events")
+@blp.arguments(AdminEventListArgs, location="query")
+@blp.response(200, page_of(EventOut))
+@auth_required("admin")
+def list_events(args):
+    """Every event, drafts and cancelled included."""
+    return events.list_events(include_unpublished=True, **args)
+
+
+@blp.get("/stats")
+@blp.response(200, StatsOut)
+@auth_required("admin")
+def get_stats():
+    """Platform-wide counts of users, events, orders and tickets, and revenue."""
+    return admin_stats.get_platform_stats()

@@ -1,0 +1,126 @@
+"""The permission matrix: every route × {anonymous, attendee, owner, other organizer, admin}."""
+import itertools
+from datetime import timedelta
+
+import pytest
+
+from server.services import reviews
+
+ROLES = ("anonymous", "attendee", "owner", "other_organizer", "admin")
+_emails = itertools.count(1)
+
+
+def expect(anonymous, attendee, owner, other_organizer, admin):
+    return dict(zip(ROLES, (anonymous, attendee, owner, other_organizer, admin)))
+
+
+EVERYONE = expect(200, 200, 200, 200, 200)
+SIGNED_IN = expect(401, 200, 200, 200, 200)
+ADMIN_ONLY = expect(401, 403, 403, 403, 200)
+MANAGERS = expect(401, 403, 200, 403, 200)
+
+
+def _register_body(world):
+    return {"name": "New", "email": f"new{next(_emails)}@example.com", "password": "password123"}
+
+
+# (method, path template, body or body factory, expected status per role)
+MATRIX = [
+    ("GET", "/api/health", None, EVERYONE),
+    ("POST", "/api/auth/register", _register_body, expect(201, 201, 201, 201, 201)),
+    ("POST", "/api/auth/login", {"email": "attendee@example.com", "password": "password123"},
+     EVERYONE),
+    ("POST", "/api/auth/refresh", None, expect(401, 401, 401, 401, 401)),
+    ("POST", "/api/auth/logout", None, expect(401, 204, 204, 204, 204)),
+    ("GET", "/api/auth/me", None, SIGNED_IN),
+    ("GET", "/api/users/me", None, SIGNED_IN),
+    ("PATCH", "/api/users/me", {"name": "Renamed"}, SIGNED_IN),
+    ("DELETE", "/api/users/me", None, expect(401, 204, 204, 204, 204)),
+    ("GET", "/api/events", None, EVERYONE),
+    ("POST", "/api/events", lambda w: w["event_body"], expect(401, 403, 201, 201, 201)),
+    ("GET", "/api/events/{event}", None, EVERYONE),
+    ("GET", "/api/events/{draft}", None, expect(404, 404, 200, 404, 200)),
+    ("PATCH", "/api/events/{event}", {"title": "Changed"}, MANAGERS),
+    ("PATCH", "/api/events/{draft}", {"title": "Changed"}, expect(401, 404, 200, 404, 200)),
+    ("DELETE", "/api/events/{event}", None, expect(401, 403, 204, 403, 204)),
+    ("DELETE", "/api/events/{draft}", None, expect(401, 404, 204, 404, 204)),
+    ("GET", "/api/events/{event}/ticket-types", None, EVERYONE),
+    ("GET", "/api/events/{draft}/ticket-types", None, expect(404, 404, 200, 404, 200)),
+    ("POST", "/api/events/{event}/ticket-types", {"name": "VIP", "price": "10", "quantity": 5},
+     expect(401, 403, 201, 403, 201)),
+    ("PATCH", "/api/ticket-types/{ticket_type}", {"price": "99"}, MANAGERS),
+    ("DELETE", "/api/ticket-types/{ticket_type}", None, expect(401, 403, 204, 403, 204)),
+    ("GET", "/api/events/{past_event}/reviews", None, EVERYONE),
+    ("GET", "/api/events/{draft}/reviews", None, expect(404, 404, 200, 404, 200)),
+    ("POST", "/api/events/{past_event}/reviews", {"rating": 4},
+     expect(401, 409, 403, 201, 201)),
+    ("PATCH", "/api/reviews/{review}", {"rating": 2}, expect(401, 200, 403, 403, 403)),
+    ("DELETE", "/api/reviews/{review}", None, expect(401, 204, 403, 403, 204)),
+    ("GET", "/api/admin/users", None, ADMIN_ONLY),
+    ("GET", "/api/admin/users/{target}", None, ADMIN_ONLY),
+    ("PATCH", "/api/admin/users/{target}", {"name": "Edited"}, ADMIN_ONLY),
+    ("DELETE", "/api/admin/users/{target}", None, expect(401, 403, 403, 403, 204)),
+    ("PUT", "/api/admin/users/{target}/roles", {"roles": ["organizer"]}, ADMIN_ONLY),
+    ("GET", "/api/admin/events", None, ADMIN_ONLY),
+    ("GET", "/api/admin/stats", None, ADMIN_ONLY),
+    ("GET", "/api/openapi.json", None, EVERYONE),
+    ("GET", "/api/docs", None, EVERYONE),
+]
+
+
+@pytest.fixture
+def world(make_user, make_event):
+    """Users of every role, events of the owner, and a review by the attendee."""
+    users = {
+        "attendee": make_user(email="attendee@example.com"),
+        "owner": make_user("organizer"),
+        "other_organizer": make_user("organizer"),
+        "admin": make_user("admin"),
+    }
+    owner = users["owner"]
+    event = make_event(owner)
+    past_event = make_event(owner, starts_in=timedelta(hours=-2))
+    review = reviews.create_review(event_id=past_event.id, user=users["attendee"],
+                                   data={"rating": 5, "comment": "Great"})
+    ids = {"event": event.id, "draft": make_event(owner, status="draft").id,
+           "past_event": past_event.id, "ticket_type": event.ticket_types[0].id,
+           "review": review.id, "target": make_user().id}
+    starts = (event.starts_at + timedelta(days=1)).isoformat()
+    ends = (event.starts_at + timedelta(days=1, hours=3)).isoformat()
+    event_body = {"title": "New", "venue": "Here", "starts_at": starts, "ends_at": ends}
+    return {"users": users, "ids": ids, "event_body": event_body}
+
+
+CASES = [(method, path, body, role, expected[role])
+         for method, path, body, expected in MATRIX for role in ROLES]
+
+
+@pytest.mark.parametrize("method, path, body, role, status", CASES,
+                         ids=[f"{m} {p} as {r}" for m, p, _, r, _ in CASES])
+def test_permission_matrix(client, client_for, world, method, path, body, role, status):
+    caller = client if role == "anonymous" else client_for(world["users"][role])
+    json = body(world) if callable(body) else body
+    resp = caller.request(method, path.format(**world["ids"]), json=json)
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    if status >= 400:
+        assert resp.get_json()["error"]["code"]
+
+
+def test_matrix_covers_every_route(app):
+    """A new route must be added to the matrix above."""
+    templates = {(m, p) for m, p, _, _ in MATRIX}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api") or rule.rule.startswith("/api/docs/assets"):
+            continue
+        path = rule.rule.replace("<int:", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if not any(m == method and _same_shape(t, path) for m, t in templates):
+                missing.append(f"{method} {path}")
+    assert missing == []
+
+
+def _same_shape(template: str, path: str) -> bool:
+    a, b = template.split("/"), path.split("/")
+    return len(a) == len(b) and all(x == y or (x.startswith("{") and y.startswith("{"))
+                                    for x, y in zip(a, b))
