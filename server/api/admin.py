@@ -13,60 +13,60 @@ blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Adminis
 
 
 @blp.get("/users")
+@auth_required("admin")
 @blp.arguments(AdminUserListArgs, location="query")
 @blp.response(200, page_of(UserOut))
-@auth_required("admin")
 def list_users(args):
     """Search users, newest first."""
     return admin_users.list_users(**args)
 
 
 @blp.get("/users/<int:user_id>")
-@blp.response(200, UserOut)
 @auth_required("admin")
+@blp.response(200, UserOut)
 def get_user(user_id):
     """One user."""
     return admin_users.get_user(user_id)
 
 
 @blp.patch("/users/<int:user_id>")
+@auth_required("admin")
 @blp.arguments(AdminUserUpdate)
 @blp.response(200, UserOut)
-@auth_required("admin")
 def update_user(data, user_id):
     """Change a user's name, phone or active flag."""
     return admin_users.update_user(actor=current_user, user_id=user_id, data=data)
 
 
 @blp.delete("/users/<int:user_id>")
-@blp.response(204)
 @auth_required("admin")
+@blp.response(204)
 def deactivate_user(user_id):
     """Deactivate a user; their tokens stop working at once."""
     admin_users.deactivate(actor=current_user, user_id=user_id)
 
 
 @blp.put("/users/<int:user_id>/roles")
+@auth_required("admin")
 @blp.arguments(RolesIn)
 @blp.response(200, UserOut)
-@auth_required("admin")
 def set_roles(data, user_id):
     """Replace a user's roles (attendee is always kept)."""
     return admin_users.set_roles(actor=current_user, user_id=user_id, roles=data["roles"])
 
 
 @blp.get("/events")
+@auth_required("admin")
 @blp.arguments(AdminEventListArgs, location="query")
 @blp.response(200, page_of(EventOut))
-@auth_required("admin")
 def list_events(args):
     """Every event, drafts and cancelled included."""
     return events.list_events(include_unpublished=True, **args)
 
 
 @blp.get("/stats")
-@blp.response(200, StatsOut)
 @auth_required("admin")
+@blp.response(200, StatsOut)
 def get_stats():
     """Platform-wide counts of users, events, orders and tickets, and revenue."""
     return admin_stats.get_platform_stats()

@@ -28,24 +28,24 @@ def login(data):
 
 
 @blp.post("/refresh")
-@blp.response(200, AccessTokenOut)
 @auth_required(refresh=True)
+@blp.response(200, AccessTokenOut)
 def refresh():
     """Exchange a refresh token for a new access token."""
     return {"access_token": accounts.issue_access_token(current_user)}
 
 
 @blp.post("/logout")
-@blp.response(204)
 @auth_required(any_token=True)
+@blp.response(204)
 def logout():
     """Revoke the token that authenticates this request."""
     accounts.revoke_token(user=current_user, payload=get_jwt())
 
 
 @blp.get("/me")
-@blp.response(200, UserOut)
 @auth_required()
+@blp.response(200, UserOut)
 def me():
     """The authenticated user."""
     return current_user

@@ -20,51 +20,51 @@ def list_events(args):
 
 
 @blp.post("")
+@auth_required("organizer", "admin")
 @blp.arguments(EventIn)
 @blp.response(201, EventDetailOut)
-@auth_required("organizer", "admin")
 def create_event(data):
     """Create an event, optionally with its ticket types."""
     return events.create_event(organizer=current_user, data=data)
 
 
 @blp.get("/<int:event_id>")
-@blp.response(200, EventDetailOut)
 @auth_required(optional=True)
+@blp.response(200, EventDetailOut)
 def get_event(event_id):
     """An event with its ticket types (drafts: owner and admins only)."""
     return events.get_visible_event(event_id=event_id, viewer=optional_user())
 
 
 @blp.patch("/<int:event_id>")
+@auth_required()
 @blp.arguments(EventUpdate)
 @blp.response(200, EventDetailOut)
-@auth_required()
 def update_event(data, event_id):
     """Change an event; `status: cancelled` cancels it."""
     return events.update_event(event_id=event_id, actor=current_user, data=data)
 
 
 @blp.delete("/<int:event_id>")
-@blp.response(204)
 @auth_required()
+@blp.response(204)
 def delete_event(event_id):
     """Delete an event that has no orders."""
     events.delete_event(event_id=event_id, actor=current_user)
 
 
 @blp.get("/<int:event_id>/ticket-types")
-@blp.response(200, TicketTypeOut(many=True))
 @auth_required(optional=True)
+@blp.response(200, TicketTypeOut(many=True))
 def list_ticket_types(event_id):
     """The event's ticket types."""
     return events.get_visible_event(event_id=event_id, viewer=optional_user()).ticket_types
 
 
 @blp.post("/<int:event_id>/ticket-types")
+@auth_required()
 @blp.arguments(TicketTypeIn)
 @blp.response(201, TicketTypeOut)
-@auth_required()
 def create_ticket_type(data, event_id):
     """Add a ticket type to an event."""
     return ticket_types.create_ticket_type(event_id=event_id, actor=current_user, data=data)

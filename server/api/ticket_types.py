@@ -11,9 +11,9 @@ blp = Blueprint("ticket_types", __name__, url_prefix="/api/ticket-types",
 
 
 @blp.patch("/<int:ticket_type_id>")
+@auth_required()
 @blp.arguments(TicketTypeUpdate)
 @blp.response(200, TicketTypeOut)
-@auth_required()
 def update_ticket_type(data, ticket_type_id):
     """Change a ticket type (its quantity never below what is sold or held)."""
     return ticket_types.update_ticket_type(ticket_type_id=ticket_type_id, actor=current_user,
@@ -21,8 +21,8 @@ def update_ticket_type(data, ticket_type_id):
 
 
 @blp.delete("/<int:ticket_type_id>")
-@blp.response(204)
 @auth_required()
+@blp.response(204)
 def delete_ticket_type(ticket_type_id):
     """Delete a ticket type that has no sales."""
     ticket_types.delete_ticket_type(ticket_type_id=ticket_type_id, actor=current_user)

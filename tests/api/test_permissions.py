@@ -124,3 +124,10 @@ def _same_shape(template: str, path: str) -> bool:
     a, b = template.split("/"), path.split("/")
     return len(a) == len(b) and all(x == y or (x.startswith("{") and y.startswith("{"))
                                     for x, y in zip(a, b))
+
+
+def test_authentication_is_checked_before_the_body(client, attendee_client):
+    """An anonymous caller learns nothing about validation rules: 401 comes first."""
+    assert client.post("/api/events", json={"bogus": 1}).status_code == 401
+    assert attendee_client.post("/api/events", json={"bogus": 1}).status_code == 403
+    assert client.patch("/api/users/me", json={"bogus": 1}).status_code == 401
