@@ -44,6 +44,10 @@ class Config:
         """Refuse to start when a required setting is missing."""
 
 
+DEVELOPMENT_SECRETS = {"SECRET_KEY": "development-only-secret-key",
+                       "JWT_SECRET_KEY": "development-only-jwt-secret-key-0123456789"}
+
+
 class DevelopmentConfig(Config):
     """Local development: embedded database and development-only secrets."""
 
@@ -52,8 +56,8 @@ class DevelopmentConfig(Config):
 
     def __init__(self) -> None:
         super().__init__()
-        self.SECRET_KEY = self.SECRET_KEY or "development-only-secret-key"
-        self.JWT_SECRET_KEY = self.JWT_SECRET_KEY or "development-only-jwt-secret-key-0123456789"
+        self.SECRET_KEY = self.SECRET_KEY or DEVELOPMENT_SECRETS["SECRET_KEY"]
+        self.JWT_SECRET_KEY = self.JWT_SECRET_KEY or DEVELOPMENT_SECRETS["JWT_SECRET_KEY"]
         self.CORS_ORIGINS = self.CORS_ORIGINS or ["http://127.0.0.1:5173", "http://localhost:5173"]
 
 
@@ -89,6 +93,9 @@ class ProductionConfig(Config):
             raise RuntimeError(f"Production configuration is missing: {', '.join(missing)}")
         if len(self.JWT_SECRET_KEY) < 32:
             raise RuntimeError("JWT_SECRET_KEY must be at least 32 characters in production")
+        reused = [name for name, value in DEVELOPMENT_SECRETS.items() if getattr(self, name) == value]
+        if reused:
+            raise RuntimeError(f"Development secrets cannot be used in production: {', '.join(reused)}")
 
 
 CONFIGS = {

