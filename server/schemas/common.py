@@ -65,6 +65,13 @@ class PartialSchema(Schema):
         super().__init__(**kwargs)
 
 
+class PersonOut(Schema):
+    """A user as others see them: id and name only."""
+
+    id = fields.Integer()
+    name = fields.String()
+
+
 class ErrorDetailSchema(Schema):
     code = fields.String(required=True, metadata={"example": "validation_error"})
     message = fields.String(required=True)

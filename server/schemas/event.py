@@ -4,8 +4,8 @@ from datetime import datetime, timezone
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.models import EventStatus
-from server.schemas.common import (Money, PageArgs, PartialSchema, UTCDateTime, WholeNumber,
-                                   text)
+from server.schemas.common import (Money, PageArgs, PartialSchema, PersonOut, UTCDateTime,
+                                   WholeNumber, text)
 
 
 
@@ -84,11 +84,6 @@ class EventUpdate(PartialSchema, EventIn):
     status = fields.String(validate=validate.OneOf([s.value for s in EventStatus]))
 
 
-class OrganizerOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-
-
 class EventOut(Schema):
     id = fields.Integer()
     title = fields.String()
@@ -100,7 +95,7 @@ class EventOut(Schema):
     ends_at = UTCDateTime()
     image_url = fields.String(allow_none=True)
     status = fields.Function(lambda event: event.status.value)
-    organizer = fields.Nested(OrganizerOut)
+    organizer = fields.Nested(PersonOut)
     price_from = Money(attribute="stats.price_from", allow_none=True)
     currency = fields.String(attribute="stats.currency", allow_none=True)
     tickets_total = fields.Integer(attribute="stats.tickets_total")

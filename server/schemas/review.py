@@ -1,11 +1,11 @@
 """Reviews of events and their rating summary."""
 from marshmallow import Schema, fields, validate
 
-from server.schemas.common import PartialSchema, UTCDateTime, page_of, text
+from server.schemas.common import PartialSchema, PersonOut, UTCDateTime, WholeNumber, page_of, text
 
 
 class ReviewIn(Schema):
-    rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    rating = WholeNumber(required=True, validate=validate.Range(min=1, max=5))
     comment = text(2000, min_length=0, allow_none=True)
 
 
@@ -13,17 +13,12 @@ class ReviewUpdate(PartialSchema, ReviewIn):
     """A new rating or comment, or both."""
 
 
-class ReviewAuthorOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-
-
 class ReviewOut(Schema):
     id = fields.Integer()
     event_id = fields.Integer()
     rating = fields.Integer()
     comment = fields.String(allow_none=True)
-    user = fields.Nested(ReviewAuthorOut)
+    user = fields.Nested(PersonOut)
     created_at = UTCDateTime()
     updated_at = UTCDateTime()
 

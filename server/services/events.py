@@ -95,23 +95,22 @@ def list_events(*, page: int, per_page: int, include_unpublished: bool = False,
     return result
 
 
-def get_visible_event(*, event_id: int, viewer: User | None) -> Event:
+def get_visible_event(*, event_id: int, viewer: User | None,
+                      not_found: str = "No such event.") -> Event:
     """The event with its stats and tiers; drafts only for their owner and admins, else 404."""
     row = db.session.execute(_with_stats_query().where(Event.id == event_id)
                              .options(selectinload(Event.ticket_types))).first()
-    if row is None:
-        raise NotFound("No such event.")
-    event = _attach(row)
-    if event.status == EventStatus.DRAFT and not event.is_managed_by(viewer):
-        raise NotFound("No such event.")
+    event = _attach(row) if row is not None else None
+    if event is None or (event.status == EventStatus.DRAFT and not event.is_managed_by(viewer)):
+        raise NotFound(not_found)
     return event
 
 
-def get_managed_event(*, event_id: int, actor: User) -> Event:
-    """An event `actor` may change: 404 if they cannot see it, 403 if it is not theirs."""
+def get_managed_event(*, event_id: int, actor: User, not_found: str = "No such event.") -> Event:
+    """An event `actor` may change: 404 (`not_found`) if they cannot see it, 403 if not theirs."""
     event = db.session.get(Event, event_id)
     if event is None or (event.status == EventStatus.DRAFT and not event.is_managed_by(actor)):
-        raise NotFound("No such event.")
+        raise NotFound(not_found)
     if not event.is_managed_by(actor):
         raise Forbidden("Only the event's organizer or an admin can do this.")
     return event

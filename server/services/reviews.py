@@ -8,6 +8,7 @@ from server.services.events import get_visible_event
 from server.services.pagination import Page, paginate
 from server.services.transactions import commit_or_conflict
 
+NO_SUCH_REVIEW = "No such review."
 ALREADY_REVIEWED = Conflict("You have already reviewed this event.", code="already_reviewed")
 
 
@@ -59,11 +60,8 @@ def _visible_review(*, review_id: int, viewer: User) -> Review:
     """The review if its event is visible to `viewer`, else 404."""
     review = db.session.get(Review, review_id)
     if review is None:
-        raise NotFound("No such review.")
-    try:
-        get_visible_event(event_id=review.event_id, viewer=viewer)
-    except NotFound:
-        raise NotFound("No such review.") from None
+        raise NotFound(NO_SUCH_REVIEW)
+    get_visible_event(event_id=review.event_id, viewer=viewer, not_found=NO_SUCH_REVIEW)
     return review
 
 

@@ -7,6 +7,7 @@ from server.models import Event, EventStatus, TicketType, User
 from server.services.events import EVENT_CANCELLED, check_currency, get_managed_event
 from server.services.transactions import commit_or_conflict
 
+NO_SUCH_TICKET_TYPE = "No such ticket type."
 NAME_TAKEN = Conflict("This event already has a ticket type with that name.",
                       code="ticket_type_exists")
 
@@ -35,11 +36,8 @@ def _locked_ticket_type(*, ticket_type_id: int, actor: User) -> TicketType:
     ticket_type = db.session.scalar(
         select(TicketType).where(TicketType.id == ticket_type_id).with_for_update())
     if ticket_type is None:
-        raise NotFound("No such ticket type.")
-    try:
-        get_managed_event(event_id=ticket_type.event_id, actor=actor)
-    except NotFound:
-        raise NotFound("No such ticket type.") from None
+        raise NotFound(NO_SUCH_TICKET_TYPE)
+    get_managed_event(event_id=ticket_type.event_id, actor=actor, not_found=NO_SUCH_TICKET_TYPE)
     return ticket_type
 
 
