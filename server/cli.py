@@ -1,4 +1,4 @@
-"""`flask` commands: create-admin and seed."""
+"""`flask` commands: create-admin, purge-revoked-tokens and seed."""
 import click
 from flask import Flask
 
@@ -16,6 +16,13 @@ def register(app: Flask) -> None:
 
         user, created = ensure_admin(email=email, password=password, name=name)
         click.echo(f"{'Created' if created else 'Granted admin to'} {user.email} (id {user.id})")
+
+    @app.cli.command("purge-revoked-tokens")
+    def purge_revoked_tokens() -> None:
+        """Forget revoked tokens that have expired anyway."""
+        from server.services.accounts import purge_expired_revocations
+
+        click.echo(f"Purged {purge_expired_revocations()} expired revocations")
 
     @app.cli.command("seed")
     def seed() -> None:

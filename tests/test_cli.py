@@ -30,3 +30,16 @@ def test_create_admin_promotes_an_existing_account(app, make_user):
 def test_create_admin_requires_every_option(app):
     result = run(app, "--email", "a@b.test")
     assert result.exit_code != 0 and "Missing option" in result.output
+
+
+def test_purge_revoked_tokens_keeps_live_revocations(app, attendee):
+    from datetime import timedelta
+
+    from server.models import RevokedToken, utcnow
+
+    db.session.add_all([RevokedToken(jti="old", user_id=attendee.id, expires_at=utcnow() - timedelta(hours=1)),
+                        RevokedToken(jti="live", user_id=attendee.id, expires_at=utcnow() + timedelta(hours=1))])
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["purge-revoked-tokens"])
+    assert "Purged 1 expired revocations" in result.output
+    assert [t.jti for t in db.session.scalars(select(RevokedToken))] == ["live"]

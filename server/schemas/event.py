@@ -119,7 +119,10 @@ class EventListArgs(PageArgs):
     organizer_id = fields.Integer(validate=validate.Range(min=1))
     sort = fields.String(load_default="starts_at",
                          validate=validate.OneOf(["starts_at", "-starts_at", "title"]))
+    include_past = fields.Boolean(load_default=False,
+                                  metadata={"description": "Also list events that have ended."})
 
 
 class AdminEventListArgs(EventListArgs):
     status = fields.String(validate=validate.OneOf([s.value for s in EventStatus]))
+    include_past = fields.Boolean(load_default=True)

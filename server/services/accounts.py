@@ -2,12 +2,12 @@
 from datetime import datetime, timezone
 
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from server.errors import AppError, Conflict, ValidationError
 from server.extensions import db
 from server.services.transactions import commit_or_conflict
-from server.models import RevokedToken, Role, RoleName, User
+from server.models import RevokedToken, Role, RoleName, User, utcnow
 from server.phone import normalize_phone
 from server.services.passwords import check_password, hash_password
 
@@ -88,6 +88,13 @@ def revoke_token(*, user: User, payload: dict) -> None:
     expires_at = datetime.fromtimestamp(payload["exp"], tz=timezone.utc)
     db.session.merge(RevokedToken(jti=payload["jti"], user_id=user.id, expires_at=expires_at))
     db.session.commit()
+
+
+def purge_expired_revocations() -> int:
+    """Delete revocations of tokens that have expired anyway; returns how many."""
+    result = db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+    db.session.commit()
+    return result.rowcount
 
 
 def update_profile(*, user: User, data: dict) -> User:

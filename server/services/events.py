@@ -76,6 +76,8 @@ def _filtered(query: Select, filters: dict, include_unpublished: bool) -> Select
         query = query.where(Event.starts_at >= filters["starts_after"])
     if filters.get("starts_before"):
         query = query.where(Event.starts_at < filters["starts_before"])
+    if not filters.get("include_past", True):
+        query = query.where(Event.ends_at > utcnow())
     if filters.get("organizer_id"):
         query = query.where(Event.organizer_id == filters["organizer_id"])
     if filters.get("status"):

@@ -242,3 +242,15 @@ def test_delete_event_with_sales_conflicts(organizer_client, make_event):
     set_counts(event.ticket_types[0].id, sold=2)
     resp = organizer_client.delete(f"/api/events/{event.id}")
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "event_has_orders"
+
+
+def test_ended_events_are_listed_only_on_request(client, admin_client, make_event):
+    upcoming = make_event()
+    running = make_event(starts_in=timedelta(hours=-1), duration=timedelta(hours=3))
+    ended = make_event(starts_in=timedelta(days=-2))
+    ids = [e["id"] for e in client.get("/api/events").get_json()["items"]]
+    assert ids == [running.id, upcoming.id]
+    ids = [e["id"] for e in client.get("/api/events?include_past=true").get_json()["items"]]
+    assert ids == [ended.id, running.id, upcoming.id]
+    assert client.get(f"/api/events/{ended.id}").status_code == 200
+    assert admin_client.get("/api/admin/events").get_json()["total"] == 3
