@@ -37,6 +37,9 @@ class Config:
         self.CORS_ORIGINS = _env_list("CORS_ORIGINS")
         self.BCRYPT_LOG_ROUNDS = int(env.get("BCRYPT_LOG_ROUNDS", "12"))
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", str(1024 * 1024)))
+        # How long a pending order holds its tickets; card checkout sessions live at least 30 min.
+        self.ORDER_HOLD_MINUTES = int(env.get("ORDER_HOLD_MINUTES", "10"))
+        self.CARD_ORDER_HOLD_MINUTES = max(30, int(env.get("CARD_ORDER_HOLD_MINUTES", "30")))
         # With no database URL, development and tests start an embedded PostgreSQL here.
         self.EMBEDDED_DATABASE_DIR = env.get("EMBEDDED_DATABASE_DIR")
 

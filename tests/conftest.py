@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from server import create_app
 from server.extensions import db
 from server.models import utcnow
-from server.services import accounts, events
+from server.services import accounts, events, order_lifecycle, ordering
 
 
 def _database_url() -> str:
@@ -160,6 +160,22 @@ def make_event(organizer):
                     {"name": "Regular", "price": Decimal("1000.00"), "quantity": 100}]}
         data.update(fields)
         return events.create_event(organizer=owner or organizer, data=data)
+
+    return factory
+
+
+@pytest.fixture
+def make_order(attendee):
+    """Place an order through the service: make_order(event, {tier: qty}, buyer=..., paid=True)."""
+
+    def factory(event, quantities=None, *, buyer=None, paid=False, **data):
+        quantities = quantities or {event.ticket_types[0]: 1}
+        items = [{"ticket_type_id": tier.id, "quantity": n} for tier, n in quantities.items()]
+        order = ordering.place_order(buyer=buyer or attendee,
+                                     data={"event_id": event.id, "items": items, **data})
+        if paid:
+            order = order_lifecycle.mark_order_paid(order_id=order.id)
+        return order
 
     return factory
 

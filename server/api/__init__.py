@@ -1,8 +1,9 @@
 """One blueprint per resource, registered with the Api in `create_app`."""
-from server.api import admin, auth, docs, events, health, reviews, ticket_types, users
+from server.api import (admin, auth, docs, events, health, orders, reviews, ticket_types, tickets,
+                        users)
 
-BLUEPRINTS = [health.blp, auth.blp, users.blp, events.blp, ticket_types.blp, reviews.blp,
-              admin.blp]
+BLUEPRINTS = [health.blp, auth.blp, users.blp, events.blp, ticket_types.blp, orders.blp,
+              tickets.blp, reviews.blp, admin.blp]
 
 
 def register_blueprints(api, app) -> None:

@@ -3,10 +3,11 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from server.schemas.common import page_of
+from server.schemas.order import ComplimentaryIn, OrderOut
 from server.schemas.event import (EventDetailOut, EventIn, EventListArgs, EventOut, EventUpdate,
                                   TicketTypeIn, TicketTypeOut)
 from server.security import auth_required, optional_user
-from server.services import events, ticket_types
+from server.services import complimentary, events, ticket_types
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="Events")
 
@@ -68,3 +69,12 @@ def list_ticket_types(event_id):
 def create_ticket_type(data, event_id):
     """Add a ticket type to an event."""
     return ticket_types.create_ticket_type(event_id=event_id, actor=current_user, data=data)
+
+
+@blp.post("/<int:event_id>/tickets")
+@auth_required()
+@blp.arguments(ComplimentaryIn)
+@blp.response(201, OrderOut)
+def issue_complimentary(data, event_id):
+    """Issue complimentary tickets to a registered user (they count against inventory)."""
+    return complimentary.issue_complimentary(event_id=event_id, actor=current_user, **data)

@@ -1,7 +1,7 @@
 """Declarative base with a constraint naming convention and shared column helpers."""
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Enum, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 NAMING_CONVENTION = {
@@ -31,3 +31,9 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow,
                                                  onupdate=utcnow)
+
+
+def enum_column(enum_cls, name: str) -> Enum:
+    """A VARCHAR + CHECK column storing the enum's values (no native PostgreSQL type to migrate)."""
+    return Enum(enum_cls, name=name, native_enum=False, create_constraint=True, length=20,
+                values_callable=lambda members: [m.value for m in members])

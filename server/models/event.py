@@ -3,11 +3,11 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (CheckConstraint, Column, Enum, ForeignKey, Index, Numeric, String, Table,
-                        Text, UniqueConstraint)
+from sqlalchemy import (CheckConstraint, Column, ForeignKey, Index, Numeric, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.models.base import Base, TimestampMixin, utcnow
+from server.models.base import Base, TimestampMixin, enum_column, utcnow
 from server.models.user import User
 
 
@@ -47,8 +47,7 @@ class Event(TimestampMixin, Base):
     ends_at: Mapped[datetime]
     image_url: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[EventStatus] = mapped_column(
-        Enum(EventStatus, name="event_status", native_enum=False, create_constraint=True,
-             length=20, values_callable=lambda e: [m.value for m in e]),
+        enum_column(EventStatus, "event_status"),
         default=EventStatus.DRAFT, server_default=EventStatus.DRAFT.value)
 
     organizer: Mapped[User] = relationship(lazy="joined", innerjoin=True)

@@ -2,12 +2,13 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Select, func, or_, select, true
+from sqlalchemy import Select, exists, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.extensions import db
-from server.models import Event, EventStatus, Review, TicketType, User, utcnow
+from server.models import Event, EventStatus, Review, TicketOrder, TicketType, User, utcnow
+from server.services.order_lifecycle import close_event_orders
 from server.services.pagination import Page, paginate
 
 SORTS = {"starts_at": (Event.starts_at, Event.id), "-starts_at": (Event.starts_at.desc(), Event.id),
@@ -149,7 +150,7 @@ def _check_times(event: Event, data: dict) -> None:
 
 
 def update_event(*, event_id: int, actor: User, data: dict) -> Event:
-    """Change an event's details or status (draft → published → cancelled)."""
+    """Change an event's details or status; cancelling closes its orders and voids its tickets."""
     event = get_managed_event(event_id=event_id, actor=actor)
     if event.status == EventStatus.CANCELLED and data:
         raise EVENT_CANCELLED
@@ -157,6 +158,8 @@ def update_event(*, event_id: int, actor: User, data: dict) -> Event:
         data["status"] = EventStatus(data["status"])
         _check_transition(event, data["status"])
     _check_times(event, data)
+    if data.get("status") == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED:
+        close_event_orders(event.id)
     for key, value in data.items():
         setattr(event, key, value)
     db.session.commit()
@@ -166,7 +169,7 @@ def update_event(*, event_id: int, actor: User, data: dict) -> Event:
 def delete_event(*, event_id: int, actor: User) -> None:
     """Delete an event that has never sold or held a ticket; otherwise 409."""
     event = get_managed_event(event_id=event_id, actor=actor)
-    if any(t.sold or t.held for t in event.ticket_types):
+    if db.session.scalar(select(exists().where(TicketOrder.event_id == event.id))):
         raise Conflict("This event has orders; cancel it instead.", code="event_has_orders")
     db.session.delete(event)
     db.session.commit()

@@ -3,9 +3,10 @@ from sqlalchemy import select
 
 from server.errors import Conflict, Forbidden, NotFound
 from server.extensions import db
-from server.models import Event, EventStatus, Review, User, utcnow
+from server.models import Event, EventStatus, Review, User
 from server.services.events import get_visible_event
 from server.services.pagination import Page, paginate
+from server.services.tickets import holds_review_ticket
 from server.services.transactions import commit_or_conflict
 
 NO_SUCH_REVIEW = "No such review."
@@ -19,14 +20,15 @@ def _not_allowed(message: str) -> Forbidden:
 def ensure_can_review(*, user: User, event: Event) -> None:
     """403 `review_not_allowed` unless `user` may review `event`.
 
-    The event must be published and have started, and must not be the user's own. The
-    condition of holding a used ticket, or a valid one once the event has started, is added
-    with the Ticket model.
+    The reviewer must hold a used ticket for the event, or a valid one once it has started,
+    and the event must be published and not the reviewer's own.
     """
     if event.organizer_id == user.id:
         raise _not_allowed("Organizers cannot review their own event.")
-    if event.status != EventStatus.PUBLISHED or event.starts_at > utcnow():
-        raise _not_allowed("Only published events that have started can be reviewed.")
+    if event.status != EventStatus.PUBLISHED:
+        raise _not_allowed("Only published events can be reviewed.")
+    if not holds_review_ticket(user=user, event=event):
+        raise _not_allowed("Only people who went to the event can review it.")
 
 
 def list_reviews(*, event_id: int, viewer: User | None, page: int, per_page: int) -> Page:
