@@ -40,6 +40,9 @@ class Config:
         # How long a pending order holds its tickets; card checkout sessions live at least 30 min.
         self.ORDER_HOLD_MINUTES = int(env.get("ORDER_HOLD_MINUTES", "10"))
         self.CARD_ORDER_HOLD_MINUTES = max(30, int(env.get("CARD_ORDER_HOLD_MINUTES", "30")))
+        # In-process periodic jobs (order expiry) for running without a broker.
+        self.PERIODIC_JOBS = env.get("PERIODIC_JOBS", "0") == "1"
+        self.ORDER_SWEEP_SECONDS = float(env.get("ORDER_SWEEP_SECONDS", "30"))
         # With no database URL, development and tests start an embedded PostgreSQL here.
         self.EMBEDDED_DATABASE_DIR = env.get("EMBEDDED_DATABASE_DIR")
 
@@ -62,6 +65,7 @@ class DevelopmentConfig(Config):
         self.SECRET_KEY = self.SECRET_KEY or DEVELOPMENT_SECRETS["SECRET_KEY"]
         self.JWT_SECRET_KEY = self.JWT_SECRET_KEY or DEVELOPMENT_SECRETS["JWT_SECRET_KEY"]
         self.CORS_ORIGINS = self.CORS_ORIGINS or ["http://127.0.0.1:5173", "http://localhost:5173"]
+        self.PERIODIC_JOBS = os.environ.get("PERIODIC_JOBS", "1") == "1"
 
 
 class TestingConfig(Config):

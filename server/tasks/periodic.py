@@ -1,0 +1,65 @@
+"""In-process periodic jobs, for running without a broker (development, a single host).
+
+The first request a serving process handles starts one daemon thread that runs each job on its
+interval inside an app context. Every job is idempotent and locks what it changes, so several
+processes running it at once is harmless.
+"""
+import logging
+import threading
+from typing import Callable
+
+from flask import Flask
+
+from server.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def _expire_orders() -> None:
+    from server.services.order_lifecycle import expire_due_orders
+
+    if count := expire_due_orders():
+        log.info("expired %d orders", count)
+
+
+def default_jobs(app: Flask) -> list[tuple[float, Callable[[], None]]]:
+    """(interval in seconds, job) pairs to run in-process."""
+    return [(app.config["ORDER_SWEEP_SECONDS"], _expire_orders)]
+
+
+def run_forever(app: Flask, jobs, stop: threading.Event) -> None:
+    """Run `jobs` on their intervals until `stop` is set."""
+    tick = min(interval for interval, _ in jobs)
+    every = [(max(1, round(interval / tick)), job) for interval, job in jobs]
+    ticks = 0
+    while not stop.wait(tick):
+        ticks += 1
+        for period, job in every:
+            if ticks % period == 0:
+                _run_once(app, job)
+
+
+def _run_once(app: Flask, job) -> None:
+    with app.app_context():
+        try:
+            job()
+        except Exception:  # a failing job must not kill the loop; it runs again next time
+            log.exception("periodic job %s failed", job.__name__)
+            db.session.rollback()
+        finally:
+            db.session.remove()
+
+
+def install(app: Flask) -> None:
+    """Start the periodic jobs with the first request, when PERIODIC_JOBS is on."""
+    if not app.config["PERIODIC_JOBS"]:
+        return
+    started = threading.Lock()
+    stop = threading.Event()
+    app.extensions["periodic_jobs_stop"] = stop
+
+    @app.before_request
+    def _start_periodic_jobs() -> None:
+        if started.acquire(blocking=False):
+            threading.Thread(target=run_forever, args=(app, default_jobs(app), stop),
+                             name="ticksy-periodic", daemon=True).start()
