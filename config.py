@@ -18,7 +18,6 @@ class Config:
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
     JWT_TOKEN_LOCATION = ["headers"]
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
     API_TITLE = "Ticksy API"
     API_VERSION = "1.0.0"
@@ -33,6 +32,11 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY")
         self.JWT_SECRET_KEY = env.get("JWT_SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL")
+        # A request waits at most this long for a row lock, then gets 409 `busy` + Retry-After.
+        lock_timeout_ms = int(env.get("DB_LOCK_TIMEOUT_MS", "5000"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {
+            "pool_pre_ping": True,
+            "connect_args": {"options": f"-c lock_timeout={lock_timeout_ms}"}}
         self.REDIS_URL = env.get("REDIS_URL")
         self.CORS_ORIGINS = _env_list("CORS_ORIGINS")
         self.BCRYPT_LOG_ROUNDS = int(env.get("BCRYPT_LOG_ROUNDS", "12"))

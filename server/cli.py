@@ -1,4 +1,4 @@
-"""`flask` commands: create-admin, purge-revoked-tokens and seed."""
+"""`flask` commands: create-admin, purge-revoked-tokens, expire-orders and seed."""
 import click
 from flask import Flask
 
@@ -23,6 +23,18 @@ def register(app: Flask) -> None:
         from server.services.accounts import purge_expired_revocations
 
         click.echo(f"Purged {purge_expired_revocations()} expired revocations")
+
+    @app.cli.command("expire-orders")
+    @click.option("--batch", default=500, show_default=True, type=click.IntRange(min=1),
+                  help="Orders expired per sweep; sweeps repeat until none is due.")
+    def expire_orders(batch: int) -> None:
+        """Expire pending orders whose hold has run out and release their tickets."""
+        from server.services.order_lifecycle import expire_due_orders
+
+        total = 0
+        while expired := expire_due_orders(limit=batch):
+            total += expired
+        click.echo(f"Expired {total} pending orders")
 
     @app.cli.command("seed")
     def seed() -> None:

@@ -2,7 +2,7 @@
 import logging
 
 from flask import Flask, jsonify
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -124,10 +124,25 @@ def handle_http_exception(err: HTTPException):
     return response
 
 
-def handle_database_unavailable(err: OperationalError):
+# lock_not_available (lock_timeout), deadlock_detected, serialization_failure
+_RETRYABLE_PGCODES = {"55P03", "40P01", "40001"}
+
+
+def handle_database_error(err: OperationalError):
+    if getattr(err.orig, "pgcode", None) in _RETRYABLE_PGCODES:
+        response = error_response(409, "Too many requests are changing this right now. Please retry.",
+                                  "busy")
+        response[0].headers["Retry-After"] = "1"
+        return response
     log.error("database unavailable: %s", err.__class__.__name__)
     return error_response(503, "The service is temporarily unavailable. Please retry.",
                           "service_unavailable")
+
+
+def handle_integrity_error(err: IntegrityError):
+    """A constraint refused a write that the services did not foresee (e.g. a lost race)."""
+    log.warning("integrity error: %s", getattr(err.orig, "pgcode", None))
+    return error_response(409, "The request conflicts with the current state.", "conflict")
 
 
 def handle_unexpected(err: Exception):
@@ -141,5 +156,6 @@ def register_error_handlers(app: Flask) -> None:
     """Route every error raised while serving a request through the envelope."""
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(OperationalError, handle_database_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -128,11 +128,40 @@ def test_failed_request_writes_nothing(raw_app):
     assert db.session.scalar(select(User).where(User.email == "ghost@example.com")) is None
 
 
-@pytest.mark.parametrize("route", ["/_test/integrity", "/_test/programming"])
-def test_database_error_text_never_reaches_the_client(raw_app, route):
+@pytest.mark.parametrize("route, status, code", [("/_test/integrity", 409, "conflict"),
+                                                 ("/_test/programming", 500, "internal_error")])
+def test_database_error_text_never_reaches_the_client(raw_app, route, status, code):
     resp = raw_app.test_client().get(route)
-    assert resp.status_code == 500
-    assert envelope(resp)["code"] == "internal_error"
+    assert resp.status_code == status
+    assert envelope(resp)["code"] == code
     body = resp.get_data(as_text=True).lower()
     for leak in ("7f3a", "roles", "duplicate", "unique", "sql", "psycopg", "relation", "insert"):
         assert leak not in body
+
+
+class _PgError(Exception):
+    def __init__(self, pgcode):
+        super().__init__("raw database text that must not leak")
+        self.pgcode = pgcode
+
+
+@pytest.mark.parametrize("pgcode", ["55P03", "40P01", "40001"])
+def test_lock_timeouts_and_deadlocks_are_409_busy_with_retry_after(app, pgcode):
+    from sqlalchemy.exc import OperationalError
+
+    from server.errors import handle_database_error
+
+    with app.test_request_context():
+        response, status = handle_database_error(OperationalError("stmt", {}, _PgError(pgcode)))
+    assert status == 409 and response.headers["Retry-After"] == "1"
+    assert response.get_json()["error"]["code"] == "busy"
+    assert "raw database text" not in response.get_data(as_text=True)
+
+
+def test_connections_wait_for_row_locks_only_briefly(app):
+    from sqlalchemy import text
+
+    from server.extensions import db
+
+    with app.app_context():
+        assert db.session.execute(text("SHOW lock_timeout")).scalar() == "5s"

@@ -53,15 +53,16 @@ def _retake(order: TicketOrder) -> bool:
 def apply_payment(order: TicketOrder) -> bool:
     """Mark a locked order paid and issue its tickets (no commit). Idempotent.
 
-    A payment for an expired or cancelled order re-takes the inventory when it still can;
-    otherwise the order keeps its status and is flagged for refund. Returns True when paid.
+    A payment for an expired order re-takes the inventory when it still can; otherwise, and
+    always for a cancelled order, the order keeps its status and is flagged for refund.
+    Returns True when paid.
     """
     if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
         return order.status == OrderStatus.PAID
     if order.status == OrderStatus.PENDING:
         for item in order.items:
             inventory.confirm_hold(item.ticket_type_id, item.quantity)
-    elif not _retake(order):
+    elif order.status != OrderStatus.EXPIRED or not _retake(order):
         order.needs_refund = True
         return False
     order.status, order.paid_at, order.closed_at = OrderStatus.PAID, utcnow(), None

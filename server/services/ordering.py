@@ -4,8 +4,7 @@ import json
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
 from server.errors import Conflict, NotFound, ValidationError
 from server.extensions import db
@@ -41,6 +40,12 @@ def _replay(buyer: User, key: str, fingerprint: str) -> TicketOrder | None:
         raise ValidationError("This Idempotency-Key was used with a different request.",
                               fields={"Idempotency-Key": ["Already used with another body."]})
     return order
+
+
+def _serialise_key(buyer: User, key: str) -> None:
+    """Requests repeating one key wait for each other, so the second replays the first."""
+    db.session.execute(select(func.pg_advisory_xact_lock(
+        func.hashtextextended(f"order:{buyer.id}:{key}", 0))))
 
 
 def _open_event(event_id: int, buyer: User) -> Event:
@@ -98,8 +103,10 @@ def _hold_minutes(method: PaymentMethod | None) -> int:
 def place_order(*, buyer: User, data: dict, idempotency_key: str | None = None) -> TicketOrder:
     """Reserve tickets for `buyer`; free orders come back paid with their tickets."""
     fingerprint = _fingerprint(data)
-    if idempotency_key and (earlier := _replay(buyer, idempotency_key, fingerprint)):
-        return earlier
+    if idempotency_key:
+        _serialise_key(buyer, idempotency_key)
+        if earlier := _replay(buyer, idempotency_key, fingerprint):
+            return earlier
     event = _open_event(data["event_id"], buyer)
     pairs = _checked_items(event, data["items"])
     method = PaymentMethod(data["payment_method"]) if data.get("payment_method") else None
@@ -112,11 +119,5 @@ def place_order(*, buyer: User, data: dict, idempotency_key: str | None = None) 
     if order.total == 0:
         order.payment_method = PaymentMethod.FREE
         apply_payment(order)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        if idempotency_key and (earlier := _replay(buyer, idempotency_key, fingerprint)):
-            return earlier
-        raise
+    db.session.commit()
     return order
