@@ -1,9 +1,12 @@
-"""Demo data for development: accounts, events across Kenya with KES ticket tiers, and reviews.
+"""Demo data for development: accounts, events across Kenya with KES ticket tiers, paid orders
+with their tickets, and reviews.
 
 Everything is created through the services. Each record is first looked up by a natural key
-(email; organizer and title; reviewer and event), so running the seed again creates nothing new.
-Run it with `flask seed` (`make run` does) or `python seed.py`. The demo logins are in the README.
+(email; organizer and title; buyer and event; reviewer and event), so running the seed again
+creates nothing new. Run it with `flask seed` (`make run` does) or `python seed.py`. The demo
+logins are in the README.
 """
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 
@@ -12,10 +15,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from server.extensions import db
-from server.models import Event, Review, User
+from server.models import Event, Review, TicketOrder, User, utcnow
 from server.services.accounts import find_user_by_email, register_user
 from server.services.admin_users import ensure_admin
 from server.services.events import create_event
+from server.services.order_lifecycle import mark_order_paid
+from server.services.ordering import place_order
 from server.services.reviews import create_review
 
 EAT = timezone(timedelta(hours=3), "EAT")
@@ -64,7 +69,19 @@ EVENTS = [
      -2, 10, 9, "published", 1000, 2500, None, "A day of sevens rugby by the ocean."),
 ]
 
-# (reviewer email, event title, rating, comment)
+# (buyer email, event title, ticket type, quantity): paid orders for upcoming events
+ORDERS = [
+    ("attendee@ticksy.test", "Nairobi Jazz Nights", "Regular", 2),
+    ("otieno@ticksy.test", "Nairobi Jazz Nights", "VIP", 1),
+    ("achieng@ticksy.test", "Savannah Tech Summit", "Early bird", 1),
+    ("kiprop@ticksy.test", "Savannah Tech Summit", "VIP", 2),
+    ("attendee@ticksy.test", "Kisumu Lakeside Food Festival", "Regular", 4),
+    ("fatuma@ticksy.test", "Mombasa Coastal Arts Fair", "Regular", 3),
+    ("otieno@ticksy.test", "Naivasha Sound Festival", "Regular", 2),
+    ("achieng@ticksy.test", "Naivasha Sound Festival", "VIP", 1),
+]
+
+# (reviewer email, event title, rating, comment); each reviewer also buys a Regular ticket first
 REVIEWS = [
     ("attendee@ticksy.test", "Blankets & Wine Nairobi", 5, "Great line-up and a lovely afternoon."),
     ("otieno@ticksy.test", "Blankets & Wine Nairobi", 4, "Good music, long queues at the gate."),
@@ -123,6 +140,48 @@ def _ensure_event(spec: tuple, organizers: dict[str, User], created: dict) -> Ev
     return event
 
 
+@contextmanager
+def _on_sale(event: Event):
+    """Let an event that has already started take orders: its tickets were sold while it was
+    still ahead, so it moves a day ahead for the sale and back to its real dates afterwards
+    (seed data only: the API refuses dates in the past)."""
+    starts_at, ends_at = event.starts_at, event.ends_at
+    if starts_at <= utcnow():
+        ahead = utcnow() + timedelta(days=1)
+        event.starts_at, event.ends_at = ahead, ahead + (ends_at - starts_at)
+        db.session.commit()
+    yield
+    event.starts_at, event.ends_at = starts_at, ends_at
+    db.session.commit()
+
+
+def _has_order(user: User, event: Event) -> bool:
+    return db.session.scalar(select(TicketOrder.id).where(
+        TicketOrder.buyer_id == user.id, TicketOrder.event_id == event.id).limit(1)) is not None
+
+
+def _buy(user: User, event: Event, tier_name: str, quantity: int) -> None:
+    """Place an M-Pesa order and record its payment as confirmed."""
+    tier = next(t for t in event.ticket_types if t.name == tier_name)
+    order = place_order(buyer=user, data={
+        "event_id": event.id, "items": [{"ticket_type_id": tier.id, "quantity": quantity}],
+        "payment_method": "mpesa"})
+    mark_order_paid(order_id=order.id)
+
+
+def _ensure_orders(event: Event, specs: list[tuple], users: dict[str, User],
+                   created: dict) -> None:
+    missing = [(users[email], tier, quantity) for email, _, tier, quantity in specs
+               if not _has_order(users[email], event)]
+    if not missing:
+        return
+    with _on_sale(event):
+        for user, tier, quantity in missing:
+            _buy(user, event, tier, quantity)
+            created["orders"] += 1
+            created["tickets"] += quantity
+
+
 def _ensure_review(spec: tuple, users: dict[str, User], events: dict[str, Event],
                    created: dict) -> None:
     email, title, rating, comment = spec
@@ -138,7 +197,7 @@ def run() -> dict:
     """Create whatever demo data is missing; returns how many records were created."""
     if current_app.config.get("ENV_NAME") == "production":
         raise RuntimeError("Refusing to load demo accounts into a production database.")
-    created = {"users": 0, "events": 0, "reviews": 0}
+    created = {"users": 0, "events": 0, "orders": 0, "tickets": 0, "reviews": 0}
     admin, admin_created = ensure_admin(**ADMIN)
     created["users"] += int(admin_created)
     organizers = {spec["email"]: _ensure_user(spec, ORGANIZER_PASSWORD, "organizer", created)
@@ -146,10 +205,13 @@ def run() -> dict:
     attendees = {spec["email"]: _ensure_user(spec, ATTENDEE_PASSWORD, "attendee", created)
                  for spec in ATTENDEES}
     events = {spec[1]: _ensure_event(spec, organizers, created) for spec in EVENTS}
+    wanted = ORDERS + [(email, title, "Regular", 1) for email, title, _, _ in REVIEWS]
+    for title, event in events.items():
+        _ensure_orders(event, [spec for spec in wanted if spec[1] == title], attendees, created)
     for spec in REVIEWS:
         _ensure_review(spec, attendees, events, created)
-    click.echo("Demo data: created {users} users, {events} events, {reviews} reviews."
-               .format(**created))
+    click.echo("Demo data: created {users} users, {events} events, {orders} orders "
+               "({tickets} tickets), {reviews} reviews.".format(**created))
     return created
 
 

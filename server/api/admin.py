@@ -1,13 +1,14 @@
-"""Administration: users and their roles, every event, platform figures."""
+"""Administration: users and their roles, every event and order, platform figures."""
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from server.schemas.admin import AdminUserListArgs, AdminUserUpdate, RolesIn, StatsOut
 from server.schemas.common import page_of
 from server.schemas.event import AdminEventListArgs, EventOut
+from server.schemas.order import AdminOrderListArgs, OrderOut
 from server.schemas.user import UserOut
 from server.security import auth_required
-from server.services import admin_stats, admin_users, events
+from server.services import admin_stats, admin_users, events, order_queries
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Administration")
 
@@ -62,6 +63,15 @@ def set_roles(data, user_id):
 def list_events(args):
     """Every event, drafts and cancelled included."""
     return events.list_events(include_unpublished=True, **args)
+
+
+@blp.get("/orders")
+@auth_required("admin")
+@blp.arguments(AdminOrderListArgs, location="query")
+@blp.response(200, page_of(OrderOut))
+def list_orders(args):
+    """Every order, newest first."""
+    return order_queries.list_orders(**args)
 
 
 @blp.get("/stats")

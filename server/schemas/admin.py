@@ -41,7 +41,7 @@ class EventStatsOut(Schema):
 
 class OrderStatsOut(Schema):
     total = fields.Integer()
-    by_status = _counts({"pending": 3, "paid": 40})
+    by_status = _counts({"pending": 3, "paid": 40, "cancelled": 5, "expired": 7, "refunded": 1})
 
 
 class TicketStatsOut(Schema):

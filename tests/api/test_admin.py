@@ -1,10 +1,12 @@
-"""Admin API: users, roles, every event, platform figures; admins only."""
+"""Admin API: users, roles, every event and order, platform figures; admins only."""
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
 from server.extensions import db
-from server.models import User
+from server.models import TicketStatus, User, utcnow
+from server.services import complimentary, order_lifecycle
 
 ROUTES = [
     ("GET", "/api/admin/users", None),
@@ -13,6 +15,7 @@ ROUTES = [
     ("DELETE", "/api/admin/users/{id}", None),
     ("PUT", "/api/admin/users/{id}/roles", {"roles": ["admin"]}),
     ("GET", "/api/admin/events", None),
+    ("GET", "/api/admin/orders", None),
     ("GET", "/api/admin/stats", None),
 ]
 
@@ -217,6 +220,46 @@ def test_admin_events_rejects_bad_status(admin_client):
     assert "status" in resp.get_json()["error"]["fields"]
 
 
+# orders
+
+
+@pytest.fixture
+def orders(make_event, make_order, make_user, other_organizer):
+    first, second = make_event(), make_event(other_organizer)
+    buyer = make_user()
+    return [make_order(first, paid=True), make_order(second, buyer=buyer),
+            make_order(first, buyer=buyer, paid=True)]
+
+
+def test_admin_lists_every_order(admin_client, orders):
+    body = admin_client.get("/api/admin/orders").get_json()
+    assert [o["id"] for o in body["items"]] == [o.id for o in reversed(orders)]
+    assert body["total"] == 3
+    assert {o["buyer"]["id"] for o in body["items"]} == {o.buyer_id for o in orders}
+
+
+def test_admin_filters_orders(admin_client, orders):
+    def ids(query):
+        return [o["id"] for o in admin_client.get(f"/api/admin/orders?{query}").get_json()["items"]]
+
+    assert ids("status=pending") == [orders[1].id]
+    assert ids(f"event_id={orders[0].event_id}") == [orders[2].id, orders[0].id]
+    assert ids(f"event_id={orders[0].event_id}&status=pending") == []
+    body = admin_client.get("/api/admin/orders?per_page=2&page=2").get_json()
+    assert [o["id"] for o in body["items"]] == [orders[0].id]
+    assert (body["total"], body["pages"]) == (3, 2)
+
+
+@pytest.mark.parametrize("query, field", [
+    ("status=lost", "status"), ("event_id=0", "event_id"), ("event_id=abc", "event_id"),
+    ("per_page=101", "per_page"),
+])
+def test_admin_orders_reject_bad_filters(admin_client, query, field):
+    resp = admin_client.get(f"/api/admin/orders?{query}")
+    assert resp.status_code == 422
+    assert field in resp.get_json()["error"]["fields"]
+
+
 # stats
 
 
@@ -225,9 +268,56 @@ def test_stats_shape(admin_client):
     assert set(body) == {"users", "events", "orders", "revenue", "tickets"}
     assert set(body["users"]["by_role"]) == {"admin", "organizer", "attendee"}
     assert set(body["events"]["by_status"]) == {"draft", "published", "cancelled"}
-    assert body["orders"] == {"total": 0, "by_status": {}}
-    assert body["revenue"] == {}
-    assert body["tickets"] == {"issued": 0, "checked_in": 0}
+    assert set(body["orders"]) == {"total", "by_status"}
+    assert set(body["orders"]["by_status"]) == {"pending", "paid", "cancelled", "expired",
+                                                "refunded"}
+    assert body["orders"]["total"] == sum(body["orders"]["by_status"].values())
+    assert set(body["tickets"]) == {"issued", "checked_in"}
+
+
+def _delta(before: dict, after: dict) -> dict:
+    return {key: after[key] - before[key] for key in after}
+
+
+def _revenue_delta(before: dict, after: dict, currency: str) -> Decimal:
+    return Decimal(after.get(currency, "0")) - Decimal(before.get(currency, "0"))
+
+
+@pytest.fixture
+def platform_sales(make_event, make_order, make_user, organizer):
+    """Orders in every state, a complimentary ticket, a USD sale and one check-in."""
+    event = make_event(organizer)
+    paid = make_order(event, {event.ticket_types[0]: 2}, paid=True)
+    make_order(event)
+    order_lifecycle.cancel_order(order_id=make_order(event).id, actor=organizer)
+    refunded = make_order(event, paid=True)
+    order_lifecycle.refund_order(order_id=refunded.id, actor=organizer)
+    expired = make_order(event)
+    expired.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    order_lifecycle.expire_order(order_id=expired.id)
+    complimentary.issue_complimentary(event_id=event.id, actor=organizer,
+                                      ticket_type_id=event.ticket_types[0].id,
+                                      email=make_user().email, quantity=1)
+    usd = make_event(organizer, tiers=[{"name": "GA", "price": Decimal("10.50"), "currency": "USD",
+                                        "quantity": 5}])
+    make_order(usd, paid=True)
+    ticket = paid.tickets[0]
+    ticket.status, ticket.checked_in_at = TicketStatus.USED, utcnow()
+    db.session.commit()
+
+
+def test_stats_count_orders_revenue_and_tickets(admin_client, request):
+    before = admin_client.get("/api/admin/stats").get_json()
+    request.getfixturevalue("platform_sales")
+    after = admin_client.get("/api/admin/stats").get_json()
+    assert after["orders"]["total"] - before["orders"]["total"] == 7
+    assert _delta(before["orders"]["by_status"], after["orders"]["by_status"]) == {
+        "pending": 1, "paid": 3, "cancelled": 1, "expired": 1, "refunded": 1}
+    assert _revenue_delta(before["revenue"], after["revenue"], "KES") == Decimal("2000.00")
+    assert _revenue_delta(before["revenue"], after["revenue"], "USD") == Decimal("10.50")
+    assert after["revenue"]["USD"].endswith(".50") and after["revenue"]["KES"].endswith(".00")
+    assert _delta(before["tickets"], after["tickets"]) == {"issued": 4, "checked_in": 1}
 
 
 def test_stats_count_users_and_events(admin_client, make_user, make_event, organizer):

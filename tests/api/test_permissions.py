@@ -3,7 +3,10 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import insert
 
+from server.extensions import db
+from server.models import event_staff, utcnow
 from server.services import reviews
 
 ROLES = ("anonymous", "attendee", "owner", "other_organizer", "admin")
@@ -22,6 +25,23 @@ MANAGERS = expect(401, 403, 200, 403, 200)
 
 def _register_body(world):
     return {"name": "New", "email": f"new{next(_emails)}@example.com", "password": "password123"}
+
+
+def _order_body(world):
+    return {"event_id": world["ids"]["sales_event"],
+            "items": [{"ticket_type_id": world["ids"]["sales_tier"], "quantity": 1}]}
+
+
+def _complimentary_body(world):
+    return {"ticket_type_id": world["ids"]["ticket_type"], "email": "attendee@example.com"}
+
+
+def _transfer_body(world):
+    return {"email": world["target_email"]}
+
+
+ORDER_READERS = expect(401, 200, 200, 404, 200)
+TICKET_HOLDER_ONLY = expect(401, 200, 403, 404, 403)
 
 
 # (method, path template, body or body factory, expected status per role)
@@ -62,33 +82,71 @@ MATRIX = [
     ("DELETE", "/api/admin/users/{target}", None, expect(401, 403, 403, 403, 204)),
     ("PUT", "/api/admin/users/{target}/roles", {"roles": ["organizer"]}, ADMIN_ONLY),
     ("GET", "/api/admin/events", None, ADMIN_ONLY),
+    ("GET", "/api/admin/orders", None, ADMIN_ONLY),
     ("GET", "/api/admin/stats", None, ADMIN_ONLY),
+    ("POST", "/api/orders", _order_body, expect(401, 201, 201, 201, 201)),
+    ("GET", "/api/orders", None, SIGNED_IN),
+    ("GET", "/api/orders/{pending_order}", None, ORDER_READERS),
+    ("GET", "/api/orders/{paid_order}", None, ORDER_READERS),
+    ("POST", "/api/orders/{pending_order}/cancel", None, ORDER_READERS),
+    ("POST", "/api/orders/{paid_order}/cancel", None, expect(401, 409, 409, 404, 409)),
+    ("POST", "/api/orders/{paid_order}/refund", None, expect(401, 403, 200, 404, 200)),
+    ("POST", "/api/orders/{pending_order}/refund", None, expect(401, 403, 409, 404, 409)),
+    ("GET", "/api/tickets", None, SIGNED_IN),
+    ("GET", "/api/tickets/{ticket}", None, ORDER_READERS),
+    ("PATCH", "/api/tickets/{ticket}", {"holder_name": "Wanjiru"}, TICKET_HOLDER_ONLY),
+    ("DELETE", "/api/tickets/{ticket}", None, expect(401, 403, 200, 404, 200)),
+    ("POST", "/api/tickets/{ticket}/transfer", _transfer_body, TICKET_HOLDER_ONLY),
+    ("POST", "/api/events/{event}/tickets", _complimentary_body, expect(401, 403, 201, 403, 201)),
+    ("GET", "/api/events/{sales_event}/orders", None, MANAGERS),
+    ("GET", "/api/events/{draft}/orders", None, expect(401, 404, 200, 404, 200)),
+    ("GET", "/api/events/{sales_event}/attendees", None, MANAGERS),
+    ("GET", "/api/events/{sales_event}/attendees?format=csv", None, MANAGERS),
+    ("GET", "/api/events/{draft}/attendees", None, expect(401, 404, 200, 404, 200)),
+    ("GET", "/api/events/{sales_event}/stats", None, MANAGERS),
+    ("GET", "/api/events/{draft}/stats", None, expect(401, 404, 200, 404, 200)),
+    ("GET", "/api/dashboard", None, expect(401, 403, 200, 200, 200)),
     ("GET", "/api/openapi.json", None, EVERYONE),
     ("GET", "/api/docs", None, EVERYONE),
 ]
 
 
+def _went_to(event, buyers, make_order):
+    """Each buyer gets a paid ticket, then the event is moved to have started (test data only)."""
+    for buyer in buyers:
+        make_order(event, buyer=buyer, paid=True)
+    event.starts_at, event.ends_at = utcnow() - timedelta(hours=2), utcnow() + timedelta(hours=2)
+    db.session.commit()
+    return event
+
+
 @pytest.fixture
-def world(make_user, make_event):
-    """Users of every role, events of the owner, and a review by the attendee."""
+def world(make_user, make_event, make_order):
+    """Users of every role; the owner's events; the attendee's review, orders and ticket."""
     users = {
         "attendee": make_user(email="attendee@example.com"),
         "owner": make_user("organizer"),
         "other_organizer": make_user("organizer"),
         "admin": make_user("admin"),
     }
-    owner = users["owner"]
-    event = make_event(owner)
-    past_event = make_event(owner, starts_in=timedelta(hours=-2))
-    review = reviews.create_review(event_id=past_event.id, user=users["attendee"],
+    owner, attendee = users["owner"], users["attendee"]
+    event, sales_event = make_event(owner), make_event(owner)
+    past_event = _went_to(make_event(owner), [attendee, users["other_organizer"], users["admin"]],
+                          make_order)
+    review = reviews.create_review(event_id=past_event.id, user=attendee,
                                    data={"rating": 5, "comment": "Great"})
+    paid_order = make_order(sales_event, buyer=attendee, paid=True)
+    target = make_user()
     ids = {"event": event.id, "draft": make_event(owner, status="draft").id,
            "past_event": past_event.id, "ticket_type": event.ticket_types[0].id,
-           "review": review.id, "target": make_user().id}
+           "review": review.id, "target": target.id, "sales_event": sales_event.id,
+           "sales_tier": sales_event.ticket_types[0].id,
+           "pending_order": make_order(sales_event, buyer=attendee).id,
+           "paid_order": paid_order.id, "ticket": paid_order.tickets[0].id}
     starts = (event.starts_at + timedelta(days=1)).isoformat()
     ends = (event.starts_at + timedelta(days=1, hours=3)).isoformat()
     event_body = {"title": "New", "venue": "Here", "starts_at": starts, "ends_at": ends}
-    return {"users": users, "ids": ids, "event_body": event_body}
+    return {"users": users, "ids": ids, "event_body": event_body, "target_email": target.email}
 
 
 CASES = [(method, path, body, role, expected[role])
@@ -121,7 +179,7 @@ def test_matrix_covers_every_route(app):
 
 
 def _same_shape(template: str, path: str) -> bool:
-    a, b = template.split("/"), path.split("/")
+    a, b = template.split("?")[0].split("/"), path.split("/")
     return len(a) == len(b) and all(x == y or (x.startswith("{") and y.startswith("{"))
                                     for x, y in zip(a, b))
 
@@ -131,3 +189,17 @@ def test_authentication_is_checked_before_the_body(client, attendee_client):
     assert client.post("/api/events", json={"bogus": 1}).status_code == 401
     assert attendee_client.post("/api/events", json={"bogus": 1}).status_code == 403
     assert client.patch("/api/users/me", json={"bogus": 1}).status_code == 401
+
+
+def test_event_staff_read_tickets_but_not_orders(client_for, world, make_user):
+    """Gate staff see the event's tickets (to check them in), not its orders."""
+    staff = make_user()
+    db.session.execute(insert(event_staff).values(event_id=world["ids"]["sales_event"],
+                                                  user_id=staff.id))
+    db.session.commit()
+    caller = client_for(staff)
+    assert caller.get(f"/api/tickets/{world['ids']['ticket']}").status_code == 200
+    assert caller.patch(f"/api/tickets/{world['ids']['ticket']}",
+                        json={"holder_name": "X"}).status_code == 403
+    assert caller.get(f"/api/orders/{world['ids']['paid_order']}").status_code == 404
+    assert caller.get(f"/api/events/{world['ids']['sales_event']}/attendees").status_code == 403

@@ -5,15 +5,41 @@ import pytest
 from sqlalchemy import func, select
 
 from server.extensions import db
-from server.models import EventStatus, Review
-from server.services import reviews
+from server.models import EventStatus, Review, TicketStatus, utcnow
+from server.services import order_lifecycle, reviews, tickets
 
 STARTED = timedelta(hours=-2)
 
 
+def start(event):
+    """Move `event` so it began two hours ago (test data: the API refuses dates in the past)."""
+    event.starts_at = utcnow() + STARTED
+    event.ends_at = event.starts_at + timedelta(hours=4)
+    db.session.commit()
+    return event
+
+
 @pytest.fixture
-def past_event(make_event):
-    return make_event(starts_in=STARTED)
+def make_past_event(make_event, make_order):
+    """make_past_event(*holders, **fields): each holder buys a ticket, then the event starts."""
+
+    def factory(*holders, **fields):
+        event = make_event(**fields)
+        for user in holders:
+            make_order(event, buyer=user, paid=True)
+        return start(event)
+
+    return factory
+
+
+@pytest.fixture
+def guests(make_user):
+    return [make_user(), make_user()]
+
+
+@pytest.fixture
+def past_event(make_past_event, attendee, other_organizer, guests):
+    return make_past_event(attendee, other_organizer, *guests)
 
 
 @pytest.fixture
@@ -33,6 +59,11 @@ def error_code(resp):
 def stored(review_id):
     db.session.expire_all()
     return db.session.get(Review, review_id)
+
+
+def assert_not_allowed(resp):
+    assert resp.status_code == 403, resp.get_json()
+    assert error_code(resp) == "review_not_allowed"
 
 
 # creating
@@ -80,21 +111,76 @@ def test_lost_insert_race_is_a_conflict(attendee_client, past_event, review, mon
 
 def test_event_not_started_cannot_be_reviewed(attendee_client, make_event):
     resp = attendee_client.post(url(make_event()), json={"rating": 5})
-    assert resp.status_code == 403
-    assert error_code(resp) == "review_not_allowed"
+    assert_not_allowed(resp)
+
+
+# who went: a used ticket, or a valid one once the event has started
+
+
+def test_no_ticket_no_review(attendee_client, make_past_event, make_user):
+    event = make_past_event(make_user())
+    assert_not_allowed(attendee_client.post(url(event), json={"rating": 5}))
+
+
+def test_valid_ticket_before_the_start_is_not_enough(attendee_client, make_event, make_order):
+    event = make_event()
+    make_order(event, paid=True)
+    assert_not_allowed(attendee_client.post(url(event), json={"rating": 5}))
+
+
+def test_valid_ticket_after_the_start_may_review(attendee_client, make_past_event, attendee):
+    event = make_past_event(attendee)
+    assert attendee_client.post(url(event), json={"rating": 5}).status_code == 201
+
+
+def test_unpaid_order_is_no_ticket(attendee_client, make_event, make_order):
+    event = make_event()
+    make_order(event)
+    start(event)
+    assert_not_allowed(attendee_client.post(url(event), json={"rating": 5}))
+
+
+def test_void_ticket_may_not_review(attendee_client, make_event, make_order, organizer):
+    event = make_event()
+    ticket = make_order(event, paid=True).tickets[0]
+    start(event)
+    tickets.void_ticket(ticket_id=ticket.id, actor=organizer)
+    assert_not_allowed(attendee_client.post(url(event), json={"rating": 5}))
+
+
+def test_refunded_order_may_not_review(attendee_client, make_event, make_order, organizer):
+    event = make_event()
+    order = make_order(event, paid=True)
+    order_lifecycle.refund_order(order_id=order.id, actor=organizer)
+    start(event)
+    assert_not_allowed(attendee_client.post(url(event), json={"rating": 5}))
+
+
+def test_used_ticket_may_review_before_the_start(attendee_client, make_event, make_order):
+    event = make_event()
+    ticket = make_order(event, paid=True).tickets[0]
+    ticket.status, ticket.checked_in_at = TicketStatus.USED, utcnow()
+    db.session.commit()
+    assert attendee_client.post(url(event), json={"rating": 5}).status_code == 201
+
+
+def test_a_transferred_ticket_moves_the_right_to_review(client_for, attendee, make_user,
+                                                        make_event, make_order):
+    event, friend = make_event(), make_user()
+    ticket = make_order(event, paid=True).tickets[0]
+    tickets.transfer_ticket(ticket_id=ticket.id, actor=attendee, email=friend.email)
+    start(event)
+    assert_not_allowed(client_for(attendee).post(url(event), json={"rating": 5}))
+    assert client_for(friend).post(url(event), json={"rating": 5}).status_code == 201
 
 
 def test_cancelled_event_cannot_be_reviewed(attendee_client, make_event):
     event = make_event(starts_in=STARTED, status="cancelled")
-    resp = attendee_client.post(url(event), json={"rating": 5})
-    assert resp.status_code == 403
-    assert error_code(resp) == "review_not_allowed"
+    assert_not_allowed(attendee_client.post(url(event), json={"rating": 5}))
 
 
 def test_organizer_cannot_review_own_event(organizer_client, past_event):
-    resp = organizer_client.post(url(past_event), json={"rating": 5})
-    assert resp.status_code == 403
-    assert error_code(resp) == "review_not_allowed"
+    assert_not_allowed(organizer_client.post(url(past_event), json={"rating": 5}))
 
 
 def test_other_organizer_may_review(client_for, other_organizer, past_event):
@@ -110,9 +196,7 @@ def test_draft_event_is_hidden_from_others(attendee_client, make_event):
 
 def test_draft_event_is_not_reviewable_by_admin(admin_client, make_event):
     event = make_event(starts_in=STARTED, status="draft")
-    resp = admin_client.post(url(event), json={"rating": 5})
-    assert resp.status_code == 403
-    assert error_code(resp) == "review_not_allowed"
+    assert_not_allowed(admin_client.post(url(event), json={"rating": 5}))
 
 
 def test_unknown_event_is_404(attendee_client):
@@ -142,8 +226,8 @@ def test_invalid_review_is_422(attendee_client, past_event, body, field):
 # listing
 
 
-def test_list_is_newest_first_with_summary(client, past_event, review, make_user):
-    later = reviews.create_review(event_id=past_event.id, user=make_user(), data={"rating": 1})
+def test_list_is_newest_first_with_summary(client, past_event, review, guests):
+    later = reviews.create_review(event_id=past_event.id, user=guests[0], data={"rating": 1})
     resp = client.get(url(past_event))
     assert resp.status_code == 200
     body = resp.get_json()
@@ -153,8 +237,8 @@ def test_list_is_newest_first_with_summary(client, past_event, review, make_user
     assert body["items"][1]["user"]["name"] == review.user.name
 
 
-def test_list_paginates(client, past_event, review, make_user):
-    reviews.create_review(event_id=past_event.id, user=make_user(), data={"rating": 2})
+def test_list_paginates(client, past_event, review, guests):
+    reviews.create_review(event_id=past_event.id, user=guests[0], data={"rating": 2})
     body = client.get(url(past_event) + "?page=2&per_page=1").get_json()
     assert [r["id"] for r in body["items"]] == [review.id]
     assert (body["total"], body["pages"]) == (2, 2)
@@ -167,9 +251,9 @@ def test_list_without_reviews(client, past_event):
     assert body["summary"] == {"rating_avg": None, "rating_count": 0}
 
 
-def test_list_only_shows_the_events_reviews(client, past_event, review, make_event, make_user):
-    other = make_event(starts_in=STARTED)
-    reviews.create_review(event_id=other.id, user=make_user(), data={"rating": 1})
+def test_list_only_shows_the_events_reviews(client, past_event, review, make_past_event, guests):
+    other = make_past_event(guests[0])
+    reviews.create_review(event_id=other.id, user=guests[0], data={"rating": 1})
     body = client.get(url(past_event)).get_json()
     assert [r["id"] for r in body["items"]] == [review.id]
 
@@ -191,8 +275,8 @@ def test_list_of_unknown_event_is_404(client):
     assert client.get("/api/events/999999/reviews").status_code == 404
 
 
-def test_event_list_and_detail_reflect_reviews(client, past_event, review, make_user):
-    reviews.create_review(event_id=past_event.id, user=make_user(), data={"rating": 5})
+def test_event_list_and_detail_reflect_reviews(client, past_event, review, guests):
+    reviews.create_review(event_id=past_event.id, user=guests[0], data={"rating": 5})
     detail = client.get(f"/api/events/{past_event.id}").get_json()
     assert (detail["rating_avg"], detail["rating_count"]) == (4.5, 2)
     listed = client.get("/api/events").get_json()["items"]
