@@ -29,7 +29,7 @@ INSTALLED := .venv/.ticksy-installed
 INSTALLED_DEV := .venv/.ticksy-installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test seed create-admin clean
+.PHONY: help install install-dev run test seed create-admin clean bench
 
 help:
 	@echo "make run            install, migrate, seed demo data, serve on http://127.0.0.1:5000"
@@ -77,6 +77,11 @@ create-admin: install
 	fi
 	$(FLASK) db upgrade
 	@$(FLASK) create-admin --email "$(EMAIL)" --password "$(PASSWORD)" --name "$(NAME)"
+
+# Benchmark (bench/README.md): BENCH_DATABASE_URL, else DATABASE_URL's server with a <name>_bench
+# database, else a temporary embedded PostgreSQL. The bench database's public schema is dropped.
+bench: install-dev
+	$(PIPENV) run python -m bench.onsale $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache
