@@ -1,8 +1,10 @@
 """JWT wiring: identity, role claims, per-request user loading, revocation and guards."""
 from functools import wraps
 
+from flask import g
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from server.errors import Forbidden, error_response
 from server.extensions import db, jwt
@@ -21,16 +23,20 @@ def _claims(user: User) -> dict:
     return {"roles": user.role_names}
 
 
+@jwt.token_in_blocklist_loader
+def _check_token(_header: dict, payload: dict) -> bool:
+    """One query loads the token's user and tells whether the token was revoked."""
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti == payload["jti"]).exists()
+    row = db.session.execute(select(User, revoked).where(User.id == int(payload["sub"]))
+                             .options(joinedload(User.roles))).unique().first()
+    g.token_user = row[0] if row else None
+    return bool(row and row[1])
+
+
 @jwt.user_lookup_loader
 def _load_user(_header: dict, payload: dict) -> User | None:
-    user = db.session.get(User, int(payload["sub"]))
+    user = g.pop("token_user", None)
     return user if user is not None and user.is_active else None
-
-
-@jwt.token_in_blocklist_loader
-def _is_revoked(_header: dict, payload: dict) -> bool:
-    return db.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == payload["jti"])) \
-        is not None
 
 
 def _unauthorized(message: str):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from server.errors import Conflict, NotFound, ValidationError
 from server.extensions import db
@@ -49,7 +50,7 @@ def _serialise_key(buyer: User, key: str) -> None:
 
 
 def _open_event(event_id: int, buyer: User) -> Event:
-    event = db.session.get(Event, event_id)
+    event = db.session.get(Event, event_id, options=[selectinload(Event.ticket_types)])
     if event is None or (event.status == EventStatus.DRAFT and not event.is_managed_by(buyer)):
         raise NotFound("No such event.")
     if event.status != EventStatus.PUBLISHED:
@@ -64,8 +65,7 @@ def _checked_items(event: Event, items: list[dict]) -> list[tuple[TicketType, in
     ids = [item["ticket_type_id"] for item in items]
     if len(ids) != len(set(ids)):
         raise ValidationError(fields={"items": ["Each ticket type may appear only once."]})
-    tiers = {t.id: t for t in db.session.scalars(
-        select(TicketType).where(TicketType.event_id == event.id, TicketType.id.in_(ids)))}
+    tiers = {t.id: t for t in event.ticket_types if t.id in ids}
     now, pairs = utcnow(), []
     for item in sorted(items, key=lambda i: i["ticket_type_id"]):
         tier = tiers.get(item["ticket_type_id"])
@@ -89,8 +89,8 @@ def _hold_all(order: TicketOrder, pairs) -> None:
             left = inventory.available(tier.id)
             raise Conflict(f"Not enough {tier.name} tickets left.", code="sold_out",
                            details={"ticket_type_id": tier.id, "available": max(left, 0)})
-        order.items.append(TicketOrderItem(ticket_type_id=tier.id, quantity=quantity,
-                                           unit_price=held.price))
+        order.items.append(TicketOrderItem(ticket_type=tier, ticket_type_id=tier.id,
+                                           quantity=quantity, unit_price=held.price))
         order.currency = held.currency
 
 
@@ -111,6 +111,7 @@ def place_order(*, buyer: User, data: dict, idempotency_key: str | None = None) 
     pairs = _checked_items(event, data["items"])
     method = PaymentMethod(data["payment_method"]) if data.get("payment_method") else None
     order = TicketOrder(buyer=buyer, event=event, status=OrderStatus.PENDING, payment_method=method,
+                        tickets=[],
                         idempotency_key=idempotency_key, request_hash=fingerprint,
                         expires_at=utcnow() + timedelta(minutes=_hold_minutes(method)))
     _hold_all(order, pairs)
