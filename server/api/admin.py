@@ -8,7 +8,7 @@ from server.schemas.event import AdminEventListArgs, EventOut
 from server.schemas.order import AdminOrderListArgs, OrderOut
 from server.schemas.user import UserOut
 from server.security import auth_required
-from server.services import admin_stats, admin_users, events, order_queries
+from server.services import admin_stats, admin_users, catalog, order_queries
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Administration")
 
@@ -62,7 +62,7 @@ def set_roles(data, user_id):
 @blp.response(200, page_of(EventOut))
 def list_events(args):
     """Every event, drafts and cancelled included."""
-    return events.list_events(include_unpublished=True, **args)
+    return catalog.list_events(include_unpublished=True, **args)
 
 
 @blp.get("/orders")

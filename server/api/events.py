@@ -7,7 +7,7 @@ from server.schemas.order import ComplimentaryIn, OrderOut
 from server.schemas.event import (EventDetailOut, EventIn, EventListArgs, EventOut, EventUpdate,
                                   TicketTypeIn, TicketTypeOut)
 from server.security import auth_required, optional_user
-from server.services import complimentary, events, ticket_types
+from server.services import catalog, complimentary, events, ticket_types
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="Events")
 
@@ -17,7 +17,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/events", description="Event
 @blp.response(200, page_of(EventOut))
 def list_events(args):
     """Search published events."""
-    return events.list_events(**args)
+    return catalog.list_events(**args)
 
 
 @blp.post("")

@@ -94,7 +94,7 @@ class EventOut(Schema):
     starts_at = UTCDateTime()
     ends_at = UTCDateTime()
     image_url = fields.String(allow_none=True)
-    status = fields.Function(lambda event: event.status.value)
+    status = fields.Enum(EventStatus, by_value=True)
     organizer = fields.Nested(PersonOut)
     price_from = Money(attribute="stats.price_from", allow_none=True)
     currency = fields.String(attribute="stats.currency", allow_none=True)

@@ -2,17 +2,14 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Select, exists, func, or_, select, true
+from sqlalchemy import Select, exists, func, select, true
 from sqlalchemy.orm import selectinload
 
 from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.extensions import db
 from server.models import Event, EventStatus, Review, TicketOrder, TicketType, User, utcnow
 from server.services.order_lifecycle import close_event_orders
-from server.services.pagination import Page, paginate
 
-SORTS = {"starts_at": (Event.starts_at, Event.id), "-starts_at": (Event.starts_at.desc(), Event.id),
-         "title": (func.lower(Event.title), Event.id)}
 EVENT_CANCELLED = Conflict("The event is cancelled and can no longer be changed.",
                            code="event_cancelled")
 
@@ -62,40 +59,6 @@ def _attach(row) -> Event:
                              rating_avg=round(float(avg), 2) if avg is not None else None,
                              rating_count=int(count or 0))
     return event
-
-
-def _filtered(query: Select, filters: dict, include_unpublished: bool) -> Select:
-    if filters.get("q"):
-        pattern = f"%{filters['q']}%"
-        query = query.where(or_(Event.title.ilike(pattern), Event.description.ilike(pattern),
-                                Event.venue.ilike(pattern)))
-    if filters.get("category"):
-        query = query.where(func.lower(Event.category) == filters["category"].lower())
-    if filters.get("city"):
-        query = query.where(func.lower(Event.city) == filters["city"].lower())
-    if filters.get("starts_after"):
-        query = query.where(Event.starts_at >= filters["starts_after"])
-    if filters.get("starts_before"):
-        query = query.where(Event.starts_at < filters["starts_before"])
-    if not filters.get("include_past", True):
-        query = query.where(Event.ends_at > utcnow())
-    if filters.get("organizer_id"):
-        query = query.where(Event.organizer_id == filters["organizer_id"])
-    if filters.get("status"):
-        query = query.where(Event.status == EventStatus(filters["status"]))
-    if not include_unpublished:
-        query = query.where(Event.status == EventStatus.PUBLISHED)
-    return query.order_by(*SORTS[filters.get("sort") or "starts_at"])
-
-
-def list_events(*, page: int, per_page: int, include_unpublished: bool = False,
-                **filters) -> Page:
-    """A page of events with their stats; only published ones unless `include_unpublished`."""
-    query = _filtered(_with_stats_query(), filters, include_unpublished)
-    count_query = _filtered(select(Event.id), filters, include_unpublished)
-    result = paginate(query, page=page, per_page=per_page, scalars=False, count_query=count_query)
-    result.items = [_attach(row) for row in result.items]
-    return result
 
 
 def get_visible_event(*, event_id: int, viewer: User | None,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from server.errors import Conflict, Forbidden, NotFound
 from server.extensions import db
-from server.models import OrderStatus, Ticket, TicketOrder, TicketStatus, User, utcnow
+from server.models import OrderStatus, TicketOrder, User, utcnow
 from server.services import inventory
 from server.services.tickets import issue_tickets, void_ticket_row
 
