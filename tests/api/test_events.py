@@ -255,3 +255,11 @@ def test_ended_events_are_listed_only_on_request(client, admin_client, make_even
     assert ids == [ended.id, running.id, upcoming.id]
     assert client.get(f"/api/events/{ended.id}").status_code == 200
     assert admin_client.get("/api/admin/events").get_json()["total"] == 3
+
+
+def test_search_treats_wildcards_literally(client, make_event):
+    percent = make_event(title="100% Kenyan Hits")
+    make_event(title="Plain Night", description="no symbols here")
+    ids = [e["id"] for e in client.get("/api/events?q=%25").get_json()["items"]]
+    assert ids == [percent.id]
+    assert client.get("/api/events?q=_").get_json()["total"] == 0
