@@ -21,6 +21,11 @@ def _sales_closed(message: str, **details) -> Conflict:
     return Conflict(message, code="sales_closed", details=details or None)
 
 
+def _sold_out(tier: TicketType, available: int) -> Conflict:
+    return Conflict(f"Not enough {tier.name} tickets left.", code="sold_out",
+                    details={"ticket_type_id": tier.id, "available": max(available, 0)})
+
+
 def _fingerprint(data: dict) -> str:
     items = sorted((i["ticket_type_id"], i["quantity"]) for i in data["items"])
     canonical = json.dumps([data["event_id"], items, data.get("payment_method")])
@@ -61,7 +66,10 @@ def _open_event(event_id: int, buyer: User) -> Event:
 
 
 def _checked_items(event: Event, items: list[dict]) -> list[tuple[TicketType, int]]:
-    """(tier, quantity) pairs in ascending tier id order, each tier of this event and on sale."""
+    """(tier, quantity) pairs in ascending tier id order, each tier of this event and on sale.
+
+    A tier already short of tickets answers `sold_out` here, before anything is held.
+    """
     ids = [item["ticket_type_id"] for item in items]
     if len(ids) != len(set(ids)):
         raise ValidationError(fields={"items": ["Each ticket type may appear only once."]})
@@ -77,6 +85,8 @@ def _checked_items(event: Event, items: list[dict]) -> list[tuple[TicketType, in
                 f"At most {tier.max_per_order} {tier.name} tickets per order."]})
         if (tier.sales_start and now < tier.sales_start) or (tier.sales_end and now >= tier.sales_end):
             raise _sales_closed(f"{tier.name} tickets are not on sale now.", ticket_type_id=tier.id)
+        if tier.available < item["quantity"]:
+            raise _sold_out(tier, tier.available)
         pairs.append((tier, item["quantity"]))
     return pairs
 
@@ -86,9 +96,7 @@ def _hold_all(order: TicketOrder, pairs) -> None:
         held = inventory.hold(tier.id, quantity)
         if held is None:
             db.session.rollback()
-            left = inventory.available(tier.id)
-            raise Conflict(f"Not enough {tier.name} tickets left.", code="sold_out",
-                           details={"ticket_type_id": tier.id, "available": max(left, 0)})
+            raise _sold_out(tier, inventory.available(tier.id))
         order.items.append(TicketOrderItem(ticket_type=tier, ticket_type_id=tier.id,
                                            quantity=quantity, unit_price=held.price))
         order.currency = held.currency
