@@ -21,10 +21,7 @@ class TicksyApi(Api):
         """Errors are handled by `server.errors`, not by flask-smorest."""
 
 
-# Each use case commits once and then returns what it changed for dumping: keeping the loaded
-# state after commit saves re-reading every row the response shows.
-SESSION_OPTIONS = {"expire_on_commit": False}
-db = SQLAlchemy(model_class=Base, session_options=SESSION_OPTIONS)
+db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 cors = CORS()

@@ -12,7 +12,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import create_engine, text
 
 from server import create_app
-from server.extensions import SESSION_OPTIONS, db
+from server.extensions import db
 from server.models import utcnow
 from server.services import accounts, events, order_lifecycle, ordering
 
@@ -67,8 +67,7 @@ def _rollback(request):
         connection = db.engine.connect()
         transaction = connection.begin()
         original = db.session
-        db.session = db._make_scoped_session({**SESSION_OPTIONS, "class_": _ConnectionSession,
-                                              "bind": connection,
+        db.session = db._make_scoped_session({"class_": _ConnectionSession, "bind": connection,
                                               "join_transaction_mode": "create_savepoint"})
         try:
             yield

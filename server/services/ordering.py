@@ -13,6 +13,7 @@ from server.models import (Event, EventStatus, OrderStatus, PaymentMethod, Ticke
                            TicketOrderItem, TicketType, User, utcnow)
 from server.services import inventory
 from server.services.order_lifecycle import apply_payment
+from server.services.transactions import commit_keeping_state
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -55,7 +56,8 @@ def _serialise_key(buyer: User, key: str) -> None:
 
 
 def _open_event(event_id: int, buyer: User) -> Event:
-    event = db.session.get(Event, event_id, options=[selectinload(Event.ticket_types)])
+    event = db.session.get(Event, event_id, options=[selectinload(Event.ticket_types)],
+                           populate_existing=True)
     if event is None or (event.status == EventStatus.DRAFT and not event.is_managed_by(buyer)):
         raise NotFound("No such event.")
     if event.status != EventStatus.PUBLISHED:
@@ -128,5 +130,5 @@ def place_order(*, buyer: User, data: dict, idempotency_key: str | None = None) 
     if order.total == 0:
         order.payment_method = PaymentMethod.FREE
         apply_payment(order)
-    db.session.commit()
+    commit_keeping_state()
     return order
