@@ -34,8 +34,10 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL")
         # A request waits at most this long for a row lock, then gets 409 `busy` + Retry-After.
         lock_timeout_ms = int(env.get("DB_LOCK_TIMEOUT_MS", "5000"))
+        # No pre-ping round trip per request: a connection found dead fails that one request
+        # (503) and SQLAlchemy then replaces the pool's connections.
         self.SQLALCHEMY_ENGINE_OPTIONS = {
-            "pool_pre_ping": True,
+            "pool_recycle": 1800,
             "connect_args": {"options": f"-c lock_timeout={lock_timeout_ms}"}}
         self.REDIS_URL = env.get("REDIS_URL")
         self.CORS_ORIGINS = _env_list("CORS_ORIGINS")

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from server.errors import Conflict, NotFound, ValidationError
 from server.extensions import db
@@ -56,8 +56,8 @@ def _serialise_key(buyer: User, key: str) -> None:
 
 
 def _open_event(event_id: int, buyer: User) -> Event:
-    event = db.session.get(Event, event_id, options=[selectinload(Event.ticket_types)],
-                           populate_existing=True)
+    event = db.session.get(Event, event_id, populate_existing=True,
+                           options=[selectinload(Event.ticket_types), lazyload(Event.organizer)])
     if event is None or (event.status == EventStatus.DRAFT and not event.is_managed_by(buyer)):
         raise NotFound("No such event.")
     if event.status != EventStatus.PUBLISHED:

@@ -1,0 +1,1 @@
+"""Ticksy benchmark harness (see README.md): `make bench`."""
