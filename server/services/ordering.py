@@ -4,7 +4,8 @@ import json
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, selectinload
 
 from server.errors import Conflict, NotFound, ValidationError
@@ -47,12 +48,6 @@ def _replay(buyer: User, key: str, fingerprint: str) -> TicketOrder | None:
         raise ValidationError("This Idempotency-Key was used with a different request.",
                               fields={"Idempotency-Key": ["Already used with another body."]})
     return order
-
-
-def _serialise_key(buyer: User, key: str) -> None:
-    """Requests repeating one key wait for each other, so the second replays the first."""
-    db.session.execute(select(func.pg_advisory_xact_lock(
-        func.hashtextextended(f"order:{buyer.id}:{key}", 0))))
 
 
 def _open_event(event_id: int, buyer: User) -> Event:
@@ -110,19 +105,12 @@ def _hold_minutes(method: PaymentMethod | None) -> int:
                   else "ORDER_HOLD_MINUTES"]
 
 
-def place_order(*, buyer: User, data: dict, idempotency_key: str | None = None) -> TicketOrder:
-    """Reserve tickets for `buyer`; free orders come back paid with their tickets."""
-    fingerprint = _fingerprint(data)
-    if idempotency_key:
-        _serialise_key(buyer, idempotency_key)
-        if earlier := _replay(buyer, idempotency_key, fingerprint):
-            return earlier
+def _reserve(buyer: User, data: dict, key: str | None, fingerprint: str) -> TicketOrder:
     event = _open_event(data["event_id"], buyer)
     pairs = _checked_items(event, data["items"])
     method = PaymentMethod(data["payment_method"]) if data.get("payment_method") else None
     order = TicketOrder(buyer=buyer, event=event, status=OrderStatus.PENDING, payment_method=method,
-                        tickets=[],
-                        idempotency_key=idempotency_key, request_hash=fingerprint,
+                        tickets=[], idempotency_key=key, request_hash=fingerprint,
                         expires_at=utcnow() + timedelta(minutes=_hold_minutes(method)))
     _hold_all(order, pairs)
     order.total = sum((item.subtotal for item in order.items), start=0)
@@ -132,3 +120,22 @@ def place_order(*, buyer: User, data: dict, idempotency_key: str | None = None) 
         apply_payment(order)
     commit_keeping_state()
     return order
+
+
+def place_order(*, buyer: User, data: dict, idempotency_key: str | None = None) -> TicketOrder:
+    """Reserve tickets for `buyer`; free orders come back paid with their tickets.
+
+    A request repeating an Idempotency-Key gets the first request's order. When both are in
+    flight at once, the second one either loses the race for the tickets or hits the unique
+    (buyer, key) index; either way it then finds the first order and returns it.
+    """
+    fingerprint = _fingerprint(data)
+    if idempotency_key and (earlier := _replay(buyer, idempotency_key, fingerprint)):
+        return earlier
+    try:
+        return _reserve(buyer, data, idempotency_key, fingerprint)
+    except (Conflict, IntegrityError):
+        db.session.rollback()
+        if idempotency_key and (earlier := _replay(buyer, idempotency_key, fingerprint)):
+            return earlier
+        raise
