@@ -275,3 +275,15 @@ def test_order_detail_for_event_owner_and_admin(client_for, event, make_order, o
     assert client_for(organizer).get(f"/api/orders/{order.id}").status_code == 200
     assert client_for(admin).get(f"/api/orders/{order.id}").status_code == 200
     assert client_for(other_organizer).get(f"/api/orders/{order.id}").status_code == 404
+
+
+def test_idempotency_key_older_than_a_day_starts_afresh(attendee_client, event):
+    vip = event.ticket_types[0]
+    headers = {"Idempotency-Key": "old-key"}
+    first = attendee_client.post("/api/orders", json=body(event, (vip, 1)), headers=headers).get_json()
+    old = db.session.get(TicketOrder, first["id"])
+    old.created_at = old.created_at - timedelta(hours=25)
+    db.session.commit()
+    second = attendee_client.post("/api/orders", json=body(event, (vip, 2)), headers=headers)
+    assert second.status_code == 201 and second.get_json()["id"] != first["id"]
+    assert order_count() == 2
