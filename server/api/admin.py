@@ -7,14 +7,14 @@ from server.schemas.common import page_of
 from server.schemas.event import AdminEventListArgs, EventOut
 from server.schemas.order import AdminOrderListArgs, OrderOut
 from server.schemas.user import UserOut
-from server.security import auth_required
+from server.security import roles_required
 from server.services import admin_stats, admin_users, catalog, order_queries
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Administration")
 
 
 @blp.get("/users")
-@auth_required("admin")
+@roles_required("admin")
 @blp.arguments(AdminUserListArgs, location="query")
 @blp.response(200, page_of(UserOut))
 def list_users(args):
@@ -23,7 +23,7 @@ def list_users(args):
 
 
 @blp.get("/users/<int:user_id>")
-@auth_required("admin")
+@roles_required("admin")
 @blp.response(200, UserOut)
 def get_user(user_id):
     """One user."""
@@ -31,7 +31,7 @@ def get_user(user_id):
 
 
 @blp.patch("/users/<int:user_id>")
-@auth_required("admin")
+@roles_required("admin")
 @blp.arguments(AdminUserUpdate)
 @blp.response(200, UserOut)
 def update_user(data, user_id):
@@ -40,7 +40,7 @@ def update_user(data, user_id):
 
 
 @blp.delete("/users/<int:user_id>")
-@auth_required("admin")
+@roles_required("admin")
 @blp.response(204)
 def deactivate_user(user_id):
     """Deactivate a user; their tokens stop working at once."""
@@ -48,7 +48,7 @@ def deactivate_user(user_id):
 
 
 @blp.put("/users/<int:user_id>/roles")
-@auth_required("admin")
+@roles_required("admin")
 @blp.arguments(RolesIn)
 @blp.response(200, UserOut)
 def set_roles(data, user_id):
@@ -57,7 +57,7 @@ def set_roles(data, user_id):
 
 
 @blp.get("/events")
-@auth_required("admin")
+@roles_required("admin")
 @blp.arguments(AdminEventListArgs, location="query")
 @blp.response(200, page_of(EventOut))
 def list_events(args):
@@ -66,7 +66,7 @@ def list_events(args):
 
 
 @blp.get("/orders")
-@auth_required("admin")
+@roles_required("admin")
 @blp.arguments(AdminOrderListArgs, location="query")
 @blp.response(200, page_of(OrderOut))
 def list_orders(args):
@@ -75,7 +75,7 @@ def list_orders(args):
 
 
 @blp.get("/stats")
-@auth_required("admin")
+@roles_required("admin")
 @blp.response(200, StatsOut)
 def get_stats():
     """Platform-wide counts of users, events, orders and tickets, and revenue."""

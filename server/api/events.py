@@ -6,7 +6,7 @@ from server.schemas.common import page_of
 from server.schemas.order import ComplimentaryIn, OrderOut
 from server.schemas.event import (EventDetailOut, EventIn, EventListArgs, EventOut, EventUpdate,
                                   TicketTypeIn, TicketTypeOut)
-from server.security import auth_required, optional_user
+from server.security import auth_required, roles_required, optional_user
 from server.services import catalog, complimentary, events, ticket_types
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="Events")
@@ -21,7 +21,7 @@ def list_events(args):
 
 
 @blp.post("")
-@auth_required("organizer", "admin")
+@roles_required("organizer", "admin")
 @blp.arguments(EventIn)
 @blp.response(201, EventDetailOut)
 def create_event(data):

@@ -7,7 +7,7 @@ from server.schemas.common import page_of
 from server.schemas.order import OrderListArgs, OrderOut
 from server.schemas.report import (AttendeeListArgs, AttendeeOut, DashboardOut, EventFiguresOut,
                                    attendees_csv)
-from server.security import auth_required
+from server.security import auth_required, roles_required
 from server.services import reports
 
 blp = Blueprint("organizer", __name__, url_prefix="/api", description="Organizer dashboard")
@@ -54,7 +54,7 @@ def get_event_stats(event_id):
 
 
 @blp.get("/dashboard")
-@auth_required("organizer", "admin")
+@roles_required("organizer", "admin")
 @blp.response(200, DashboardOut)
 def get_dashboard():
     """Sales, revenue and check-ins of each of my events, with totals."""

@@ -1,5 +1,6 @@
 """Ticket orders and their items."""
 import enum
+from typing import TYPE_CHECKING
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from server.models.base import Base, TimestampMixin, enum_column
 from server.models.event import Event, TicketType
 from server.models.user import User
+
+if TYPE_CHECKING:
+    from server.models.ticket import Ticket
 
 
 class OrderStatus(str, enum.Enum):
@@ -68,8 +72,7 @@ class TicketOrder(TimestampMixin, Base):
     items: Mapped[list["TicketOrderItem"]] = relationship(
         back_populates="order", order_by="TicketOrderItem.ticket_type_id",
         cascade="all, delete-orphan")
-    tickets: Mapped[list["Ticket"]] = relationship(  # noqa: F821
-        back_populates="order", order_by="Ticket.id")
+    tickets: Mapped[list["Ticket"]] = relationship(back_populates="order", order_by="Ticket.id")
 
 
 class TicketOrderItem(Base):

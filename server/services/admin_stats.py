@@ -21,15 +21,10 @@ def _user_stats() -> dict:
             "by_role": grouped_counts(by_role, [role.value for role in RoleName])}
 
 
-def _event_stats() -> dict:
-    by_status = select(Event.status, func.count(Event.id)).group_by(Event.status)
-    counts = grouped_counts(by_status, [status.value for status in EventStatus])
-    return {"total": sum(counts.values()), "by_status": counts}
-
-
-def _order_stats() -> dict:
-    by_status = select(TicketOrder.status, func.count(TicketOrder.id)).group_by(TicketOrder.status)
-    counts = grouped_counts(by_status, [status.value for status in OrderStatus])
+def _status_stats(status_column, statuses) -> dict:
+    """`{total, by_status}` of a table with a status column, every status present."""
+    by_status = select(status_column, func.count()).group_by(status_column)
+    counts = grouped_counts(by_status, [status.value for status in statuses])
     return {"total": sum(counts.values()), "by_status": counts}
 
 
@@ -40,15 +35,17 @@ def _revenue() -> dict[str, str]:
     return {currency: f"{amount:.2f}" for currency, amount in db.session.execute(per_currency)}
 
 
-def _ticket_stats() -> dict:
-    """Tickets issued (every ticket not void) and checked in."""
+def ticket_counts(*conditions) -> dict:
+    """Tickets issued (every ticket not void) and checked in, among those matching `conditions`."""
     issued, checked_in = db.session.execute(
         select(func.count().filter(Ticket.status != TicketStatus.VOID),
-               func.count().filter(Ticket.status == TicketStatus.USED)).select_from(Ticket)).one()
+               func.count().filter(Ticket.status == TicketStatus.USED))
+        .select_from(Ticket).where(*conditions)).one()
     return {"issued": issued, "checked_in": checked_in}
 
 
 def get_platform_stats() -> dict:
     """Counts of users, events, orders and tickets, and revenue per currency."""
-    return {"users": _user_stats(), "events": _event_stats(), "orders": _order_stats(),
-            "revenue": _revenue(), "tickets": _ticket_stats()}
+    return {"users": _user_stats(), "events": _status_stats(Event.status, EventStatus),
+            "orders": _status_stats(TicketOrder.status, OrderStatus), "revenue": _revenue(),
+            "tickets": ticket_counts()}

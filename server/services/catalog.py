@@ -63,12 +63,8 @@ def _item(row) -> dict:
     item = dict(row._mapping)
     item["status"] = EventStatus(item["status"])
     item["organizer"] = {"id": item.pop("organizer_id"), "name": item.pop("organizer_name")}
-    avg = item.pop("avg")
-    item["stats"] = EventStats(
-        price_from=item.pop("price_from"), currency=item.pop("currency"),
-        tickets_total=int(item.pop("total") or 0), tickets_available=int(item.pop("available") or 0),
-        rating_avg=round(float(avg), 2) if avg is not None else None,
-        rating_count=int(item.pop("count") or 0))
+    item["stats"] = EventStats.from_aggregates(
+        *(item.pop(name) for name in ("price_from", "currency", "total", "available", "avg", "count")))
     return item
 
 

@@ -22,9 +22,7 @@ def issue_complimentary(*, event_id: int, actor: User, ticket_type_id: int, emai
     if recipient is None or not recipient.is_active:
         raise ValidationError(fields={"email": ["No active Ticksy account uses this email."]})
     if not inventory.take(tier.id, quantity):
-        raise Conflict(f"Not enough {tier.name} tickets left.", code="sold_out",
-                       details={"ticket_type_id": tier.id,
-                                "available": max(inventory.available(tier.id), 0)})
+        raise inventory.sold_out(tier)
     order = TicketOrder(buyer=recipient, event=event, status=OrderStatus.PAID, total=0,
                         currency=tier.currency, payment_method=PaymentMethod.COMPLIMENTARY,
                         paid_at=utcnow(),

@@ -1,4 +1,4 @@
-"""Events: creation, visibility, changes of status, deletion and the public catalogue."""
+"""Events: creation, visibility, changes of status and deletion."""
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,6 +35,14 @@ class EventStats:
     def sold_out(self) -> bool:
         return self.tickets_total > 0 and self.tickets_available == 0
 
+    @classmethod
+    def from_aggregates(cls, price_from, currency, total, available, avg, count) -> "EventStats":
+        """Stats from the SQL aggregates (NULL sums and averages when there is nothing)."""
+        return cls(price_from=price_from, currency=currency, tickets_total=int(total or 0),
+                   tickets_available=int(available or 0),
+                   rating_avg=round(float(avg), 2) if avg is not None else None,
+                   rating_count=int(count or 0))
+
 
 def _with_stats_query() -> Select:
     """Events with their stats columns, computed per row by two LATERAL aggregates."""
@@ -53,11 +61,8 @@ def _with_stats_query() -> Select:
 
 
 def _attach(row) -> Event:
-    event, price_from, currency, total, available, avg, count = row
-    event.stats = EventStats(price_from=price_from, currency=currency, tickets_total=int(total or 0),
-                             tickets_available=int(available or 0),
-                             rating_avg=round(float(avg), 2) if avg is not None else None,
-                             rating_count=int(count or 0))
+    event, *aggregates = row
+    event.stats = EventStats.from_aggregates(*aggregates)
     return event
 
 

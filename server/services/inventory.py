@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from sqlalchemy import select, update
 
+from server.errors import Conflict
 from server.extensions import db
 from server.models import TicketType
 
@@ -73,3 +74,10 @@ def available(ticket_type_id: int) -> int:
     """Tickets of the tier neither sold nor held, as committed now."""
     return db.session.scalar(select(_tt.quantity - _tt.sold - _tt.held)
                              .where(_tt.id == ticket_type_id)) or 0
+
+
+def sold_out(tier: TicketType, left: int | None = None) -> Conflict:
+    """409 `sold_out` naming the tier and what is left of it (read now unless given)."""
+    left = available(tier.id) if left is None else left
+    return Conflict(f"Not enough {tier.name} tickets left.", code="sold_out",
+                    details={"ticket_type_id": tier.id, "available": max(left, 0)})

@@ -23,11 +23,6 @@ def _sales_closed(message: str, **details) -> Conflict:
     return Conflict(message, code="sales_closed", details=details or None)
 
 
-def _sold_out(tier: TicketType, available: int) -> Conflict:
-    return Conflict(f"Not enough {tier.name} tickets left.", code="sold_out",
-                    details={"ticket_type_id": tier.id, "available": max(available, 0)})
-
-
 def _fingerprint(data: dict) -> str:
     items = sorted((i["ticket_type_id"], i["quantity"]) for i in data["items"])
     canonical = json.dumps([data["event_id"], items, data.get("payment_method")])
@@ -83,7 +78,7 @@ def _checked_items(event: Event, items: list[dict]) -> list[tuple[TicketType, in
         if (tier.sales_start and now < tier.sales_start) or (tier.sales_end and now >= tier.sales_end):
             raise _sales_closed(f"{tier.name} tickets are not on sale now.", ticket_type_id=tier.id)
         if tier.available < item["quantity"]:
-            raise _sold_out(tier, tier.available)
+            raise inventory.sold_out(tier, tier.available)
         pairs.append((tier, item["quantity"]))
     return pairs
 
@@ -93,7 +88,7 @@ def _hold_all(order: TicketOrder, pairs) -> None:
         held = inventory.hold(tier.id, quantity)
         if held is None:
             db.session.rollback()
-            raise _sold_out(tier, inventory.available(tier.id))
+            raise inventory.sold_out(tier)
         order.items.append(TicketOrderItem(ticket_type=tier, ticket_type_id=tier.id,
                                            quantity=quantity, unit_price=held.price))
         order.currency = held.currency

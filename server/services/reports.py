@@ -10,7 +10,7 @@ from server.extensions import db
 from server.models import (Event, OrderStatus, Ticket, TicketOrder, TicketOrderItem, TicketStatus,
                            TicketType, User)
 from server.services import order_queries
-from server.services.admin_stats import grouped_counts
+from server.services.admin_stats import grouped_counts, ticket_counts
 from server.services.events import get_managed_event
 from server.services.pagination import Page, paginate
 
@@ -131,10 +131,7 @@ def _sales_by_day(event_id: int) -> list:
 
 
 def _check_ins(event_id: int) -> dict:
-    issued, checked_in = db.session.execute(
-        select(func.count().filter(Ticket.status != TicketStatus.VOID),
-               func.count().filter(Ticket.status == TicketStatus.USED))
-        .where(Ticket.event_id == event_id)).one()
+    issued, checked_in = ticket_counts(Ticket.event_id == event_id).values()
     return {"checked_in": checked_in,
             "check_in_rate": round(checked_in / issued, 4) if issued else 0.0}
 

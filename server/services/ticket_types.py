@@ -3,18 +3,13 @@ from sqlalchemy import select
 
 from server.errors import Conflict, NotFound, ValidationError
 from server.extensions import db
-from server.models import Event, EventStatus, TicketType, User
+from server.models import EventStatus, TicketType, User
 from server.services.events import EVENT_CANCELLED, check_currency, get_managed_event
 from server.services.transactions import commit_or_conflict
 
 NO_SUCH_TICKET_TYPE = "No such ticket type."
 NAME_TAKEN = Conflict("This event already has a ticket type with that name.",
                       code="ticket_type_exists")
-
-
-def list_ticket_types(*, event: Event) -> list[TicketType]:
-    """The event's tiers in creation order."""
-    return list(event.ticket_types)
 
 
 def create_ticket_type(*, event_id: int, actor: User, data: dict) -> TicketType:
