@@ -1,0 +1,1 @@
+"""Payment providers (M-Pesa Daraja, Stripe) behind small adapters, plus the M-Pesa simulator."""
