@@ -15,6 +15,7 @@ class Config:
     """Settings shared by every environment, read when the class is instantiated."""
 
     ENV_NAME = "base"
+    DEFAULT_MPESA_ENV = "simulator"
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
     JWT_TOKEN_LOCATION = ["headers"]
@@ -51,10 +52,51 @@ class Config:
         self.ORDER_SWEEP_SECONDS = float(env.get("ORDER_SWEEP_SECONDS", "30"))
         # With no database URL, development and tests start an embedded PostgreSQL here.
         self.EMBEDDED_DATABASE_DIR = env.get("EMBEDDED_DATABASE_DIR")
+        # Background jobs: "thread" (in-process pool) or "eager" (inline, after commit).
+        self.JOBS_MODE = env.get("JOBS_MODE", "thread")
+        # Public URL of the web client (Stripe's redirects); unset: the URL of the request.
+        self.APP_BASE_URL = env.get("APP_BASE_URL")
+        self._payment_settings(env)
+
+    def _payment_settings(self, env) -> None:
+        # M-Pesa: "simulator" (the bundled fake), "sandbox", "production" or "disabled".
+        self.MPESA_ENV = env.get("MPESA_ENV", self.DEFAULT_MPESA_ENV)
+        self.MPESA_BASE_URL = env.get("MPESA_BASE_URL")
+        self.MPESA_CONSUMER_KEY = env.get("MPESA_CONSUMER_KEY")
+        self.MPESA_CONSUMER_SECRET = env.get("MPESA_CONSUMER_SECRET")
+        self.MPESA_SHORTCODE = env.get("MPESA_SHORTCODE")
+        self.MPESA_PASSKEY = env.get("MPESA_PASSKEY")
+        self.MPESA_TRANSACTION_TYPE = env.get("MPESA_TRANSACTION_TYPE", "CustomerPayBillOnline")
+        # Till number for CustomerBuyGoodsOnline; unset: the shortcode.
+        self.MPESA_PARTY_B = env.get("MPESA_PARTY_B")
+        self.MPESA_CALLBACK_BASE_URL = env.get("MPESA_CALLBACK_BASE_URL")
+        self.MPESA_ALLOWED_IPS = _env_list("MPESA_ALLOWED_IPS")
+        # How long a prompt keeps its order's tickets held, and when to ask Daraja about it.
+        self.MPESA_HOLD_SECONDS = int(env.get("MPESA_HOLD_SECONDS", "240"))
+        self.MPESA_QUERY_FIRST_SECONDS = int(env.get("MPESA_QUERY_FIRST_SECONDS", "20"))
+        self.MPESA_QUERY_INTERVAL_SECONDS = int(env.get("MPESA_QUERY_INTERVAL_SECONDS", "20"))
+        self.RECONCILE_SECONDS = float(env.get("RECONCILE_SECONDS", "15"))
+        # The simulator answers after this many seconds; a prompt nobody answers times out later.
+        self.MPESA_SIMULATOR_DELAY = float(env.get("MPESA_SIMULATOR_DELAY", "3"))
+        self.MPESA_SIMULATOR_NO_ANSWER_SECONDS = float(
+            env.get("MPESA_SIMULATOR_NO_ANSWER_SECONDS", "30"))
+        self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY")
+        self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET")
+        self.STRIPE_API_BASE = env.get("STRIPE_API_BASE")
 
     def validate(self) -> None:
         """Refuse to start when a required setting is missing."""
+        if self.MPESA_ENV not in MPESA_ENVS:
+            raise RuntimeError(f"MPESA_ENV must be one of {', '.join(MPESA_ENVS)}")
+        if self.MPESA_ENV in ("sandbox", "production"):
+            missing = [name for name in MPESA_CREDENTIALS if not getattr(self, name)]
+            if missing:
+                raise RuntimeError(f"MPESA_ENV={self.MPESA_ENV} needs {', '.join(missing)}")
 
+
+MPESA_ENVS = ("simulator", "sandbox", "production", "disabled")
+MPESA_CREDENTIALS = ("MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET", "MPESA_SHORTCODE",
+                     "MPESA_PASSKEY", "MPESA_CALLBACK_BASE_URL")
 
 DEVELOPMENT_SECRETS = {"SECRET_KEY": "development-only-secret-key",
                        "JWT_SECRET_KEY": "development-only-jwt-secret-key-0123456789"}
@@ -86,12 +128,18 @@ class TestingConfig(Config):
         self.JWT_SECRET_KEY = "testing-jwt-secret-key-0123456789abcdef"
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
         self.BCRYPT_LOG_ROUNDS = 4
+        self.JOBS_MODE = "eager"
+        self.MPESA_ENV = "simulator"
+        self.MPESA_QUERY_FIRST_SECONDS = 0
+        self.STRIPE_SECRET_KEY = "sk_test_ticksy"
+        self.STRIPE_WEBHOOK_SECRET = "whsec_ticksy_tests"
 
 
 class ProductionConfig(Config):
     """Production: every secret comes from the environment; nothing is embedded."""
 
     ENV_NAME = "production"
+    DEFAULT_MPESA_ENV = "production"
     REQUIRED = {"SECRET_KEY": "SECRET_KEY", "JWT_SECRET_KEY": "JWT_SECRET_KEY",
                 "SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
 
@@ -109,6 +157,10 @@ class ProductionConfig(Config):
         reused = [name for name, value in DEVELOPMENT_SECRETS.items() if getattr(self, name) == value]
         if reused:
             raise RuntimeError(f"Development secrets cannot be used in production: {', '.join(reused)}")
+        if self.MPESA_ENV == "simulator":
+            raise RuntimeError("The M-Pesa simulator cannot be used in production "
+                               "(set MPESA_ENV to production, sandbox or disabled)")
+        super().validate()
 
 
 CONFIGS = {

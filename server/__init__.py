@@ -7,7 +7,7 @@ from config import Config, get_config
 from server import cli
 from server.errors import register_error_handlers
 from server.extensions import TicksyApi, cors, db, jwt, migrate
-from server.tasks import periodic
+from server.tasks import load_jobs, periodic
 
 
 def _database_url(app: Flask, config: Config) -> str:
@@ -43,5 +43,6 @@ def create_app(config: str | Config | None = None) -> Flask:
     register_blueprints(api, app)
     register_error_handlers(app)
     cli.register(app)
+    load_jobs()
     periodic.install(app)
     return app

@@ -1,4 +1,5 @@
-"""`flask` commands: create-admin, purge-revoked-tokens, expire-orders and seed."""
+"""`flask` commands: create-admin, purge-revoked-tokens, expire-orders, reconcile-payments,
+mpesa-simulator and seed."""
 import click
 from flask import Flask
 
@@ -35,6 +36,30 @@ def register(app: Flask) -> None:
         while expired := expire_due_orders(limit=batch):
             total += expired
         click.echo(f"Expired {total} pending orders")
+
+    @app.cli.command("reconcile-payments")
+    @click.option("--batch", default=50, show_default=True, type=click.IntRange(min=1),
+                  help="Payments asked about per round; rounds repeat until none is due.")
+    def reconcile_payments(batch: int) -> None:
+        """Query M-Pesa about every payment pending past its window; resend Stripe refunds."""
+        from server.services import mpesa_payments, refunds
+
+        total = 0
+        while asked := mpesa_payments.reconcile_due(limit=batch):
+            total += asked
+        click.echo(f"Queried {total} pending payments, resent {refunds.retry_pending()} refunds")
+
+    @app.cli.command("mpesa-simulator")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=5055, show_default=True, type=int)
+    @click.option("--delay", default=3.0, show_default=True, type=float,
+                  help="Seconds between a push and its callback.")
+    def mpesa_simulator(host: str, port: int, delay: float) -> None:
+        """Serve the Daraja-compatible M-Pesa simulator (point MPESA_BASE_URL at it)."""
+        from server.payments.mpesa.simulator import run
+
+        click.echo(f"M-Pesa simulator on http://{host}:{port} (callbacks after {delay} s)")
+        run(host, port, callback_delay=delay)
 
     @app.cli.command("seed")
     def seed() -> None:

@@ -78,6 +78,14 @@ class Conflict(AppError):
     status, code, message = 409, "conflict", "The request conflicts with the current state."
 
 
+class UpstreamError(AppError):
+    status, code, message = 502, "upstream_error", "The payment provider could not be reached."
+
+
+class ServiceUnavailable(AppError):
+    status, code, message = 503, "service_unavailable", "This service is not available."
+
+
 def error_body(status: int, message: str, code: str | None = None, *,
                fields: dict | None = None, details: dict | None = None) -> dict:
     """The envelope of API.md for one error."""

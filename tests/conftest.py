@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, text
 from server import create_app
 from server.extensions import db
 from server.models import utcnow
+from server.payments.mpesa.simulator import Simulator
 from server.services import accounts, events, order_lifecycle, ordering
+from tests.fakes.stripe_api import FakeStripe
 
 
 def _database_url() -> str:
@@ -35,14 +37,48 @@ def _reset_schema(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def app():
+def mpesa_simulator():
+    """The M-Pesa simulator on a loopback port; callbacks wait for `take_callbacks()`."""
+    simulator = Simulator(callback_delay=None, no_answer_after=0)
+    simulator.base_url = simulator.serve()
+    yield simulator
+    simulator.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stripe_api():
+    """A fake of Stripe's API on a loopback port."""
+    fake = FakeStripe()
+    fake.serve()
+    yield fake
+    fake.shutdown()
+
+
+@pytest.fixture(scope="session")
+def app(mpesa_simulator, stripe_api):
     url = _database_url()
     os.environ["TEST_DATABASE_URL"] = url
     _reset_schema(url)
     app = create_app("testing")
+    app.config.update(MPESA_BASE_URL=mpesa_simulator.base_url, STRIPE_API_BASE=stripe_api.base_url,
+                      STRIPE_SECRET_KEY=stripe_api.secret_key)
     with app.app_context():
         upgrade()
     yield app
+
+
+@pytest.fixture
+def mpesa(mpesa_simulator):
+    """The simulator, emptied for this test."""
+    mpesa_simulator.reset()
+    return mpesa_simulator
+
+
+@pytest.fixture
+def stripe_fake(stripe_api):
+    """The Stripe fake, emptied for this test."""
+    stripe_api.reset()
+    return stripe_api
 
 
 class _ConnectionSession(FlaskSession):

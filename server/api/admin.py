@@ -6,9 +6,12 @@ from server.schemas.admin import AdminUserListArgs, AdminUserUpdate, RolesIn, St
 from server.schemas.common import page_of
 from server.schemas.event import AdminEventListArgs, EventOut
 from server.schemas.order import AdminOrderListArgs, OrderOut
+from server.schemas.payment import (PaymentListArgs, PaymentOut, RefundCompleteIn, RefundListArgs,
+                                    RefundOut)
 from server.schemas.user import UserOut
 from server.security import roles_required
-from server.services import admin_stats, admin_users, catalog, order_queries
+from server.services import (admin_stats, admin_users, catalog, order_queries, payment_queries,
+                             refunds)
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Administration")
 
@@ -80,3 +83,38 @@ def list_orders(args):
 def get_stats():
     """Platform-wide counts of users, events, orders and tickets, and revenue."""
     return admin_stats.get_platform_stats()
+
+
+@blp.get("/payments")
+@roles_required("admin")
+@blp.arguments(PaymentListArgs, location="query")
+@blp.response(200, page_of(PaymentOut))
+def list_payments(args):
+    """Every payment attempt; filter by status, provider, flag or needs_refund."""
+    return payment_queries.list_payments(**args)
+
+
+@blp.post("/payments/<int:payment_id>/refund")
+@roles_required("admin")
+@blp.response(200, PaymentOut)
+def refund_payment(payment_id):
+    """Refund money that could not buy its order (a payment flagged for refund)."""
+    return refunds.refund_payment(payment_id=payment_id, actor=current_user)
+
+
+@blp.get("/refunds")
+@roles_required("admin")
+@blp.arguments(RefundListArgs, location="query")
+@blp.response(200, page_of(RefundOut))
+def list_refunds(args):
+    """Refunds; pending manual ones are M-Pesa reversals waiting for an admin."""
+    return payment_queries.list_refunds(**args)
+
+
+@blp.post("/refunds/<int:refund_id>/complete")
+@roles_required("admin")
+@blp.arguments(RefundCompleteIn)
+@blp.response(200, RefundOut)
+def complete_refund(data, refund_id):
+    """Record that a manual refund was executed, with its reference."""
+    return refunds.complete_manual(refund_id=refund_id, reference=data["reference"])

@@ -2,10 +2,15 @@
 from server.models.base import Base, utcnow
 from server.models.event import Event, EventStatus, TicketType, event_staff
 from server.models.order import OrderStatus, PaymentMethod, TicketOrder, TicketOrderItem
+from server.models.payment import (Payment, PaymentEvent, PaymentFlag, PaymentProvider,
+                                   PaymentStatus, ProviderToken, Refund, RefundMethod,
+                                   RefundStatus, StripeWebhookEvent)
 from server.models.review import Review
 from server.models.ticket import Ticket, TicketStatus
 from server.models.user import RevokedToken, Role, RoleName, User, user_roles
 
 __all__ = ["Base", "utcnow", "Event", "EventStatus", "TicketType", "event_staff", "OrderStatus",
-           "PaymentMethod", "TicketOrder", "TicketOrderItem", "Review", "Ticket", "TicketStatus",
+           "PaymentMethod", "TicketOrder", "TicketOrderItem", "Payment", "PaymentEvent",
+           "PaymentFlag", "PaymentProvider", "PaymentStatus", "ProviderToken", "Refund",
+           "RefundMethod", "RefundStatus", "StripeWebhookEvent", "Review", "Ticket", "TicketStatus",
            "RevokedToken", "Role", "RoleName", "User", "user_roles"]

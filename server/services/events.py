@@ -127,7 +127,7 @@ def update_event(*, event_id: int, actor: User, data: dict) -> Event:
         _check_transition(event, data["status"])
     _check_times(event, data)
     if data.get("status") == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED:
-        close_event_orders(event.id)
+        close_event_orders(event.id, actor)
     for key, value in data.items():
         setattr(event, key, value)
     db.session.commit()

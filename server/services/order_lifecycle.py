@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from server.errors import Conflict, Forbidden, NotFound
 from server.extensions import db
-from server.models import OrderStatus, TicketOrder, User, utcnow
+from server.models import OrderStatus, PaymentMethod, TicketOrder, User, utcnow
 from server.services import inventory
+from server.tasks import jobs
 from server.services.tickets import issue_tickets, void_ticket_row
 
 CLOSED = (OrderStatus.CANCELLED, OrderStatus.EXPIRED)
@@ -88,6 +89,8 @@ def cancel_order(*, order_id: int, actor: User) -> TicketOrder:
         raise Conflict("Only a pending order can be cancelled.", code="order_not_cancellable",
                        details={"status": order.status.value})
     _close(order, OrderStatus.CANCELLED)
+    if order.payment_method == PaymentMethod.STRIPE:
+        jobs.after_commit("stripe.expire_sessions", order.id)
     db.session.commit()
     return order
 
@@ -113,10 +116,29 @@ def expire_due_orders(*, limit: int = 500) -> int:
     return sum(expire_order(order_id=order_id) for order_id in due)
 
 
-def _refund(order: TicketOrder) -> None:
+def _refund(order: TicketOrder, actor: User | None, reason: str | None) -> None:
+    """Void a paid order's tickets and mark it refunded; with a `reason`, the payment that paid
+    it is refunded too (without one, the money already went back at the provider)."""
     for ticket in order.tickets:
         void_ticket_row(ticket)
     order.status, order.closed_at = OrderStatus.REFUNDED, utcnow()
+    if reason:
+        from server.services.refunds import record_for_order  # refunds builds on this module
+
+        record_for_order(order, actor, reason)
+
+
+def refund_paid_order(order: TicketOrder) -> bool:
+    """A locked order whose money was refunded at the provider: refund it here too (no commit)."""
+    if order.status != OrderStatus.PAID:
+        return False
+    _refund(order, None, None)
+    return True
+
+
+def release_pending(order: TicketOrder) -> None:
+    """A locked pending order whose payment attempt is over: release its tickets now (no commit)."""
+    _close(order, OrderStatus.EXPIRED)
 
 
 def refund_order(*, order_id: int, actor: User) -> TicketOrder:
@@ -125,12 +147,12 @@ def refund_order(*, order_id: int, actor: User) -> TicketOrder:
     if order.status != OrderStatus.PAID:
         raise Conflict("Only a paid order can be refunded.", code="order_not_refundable",
                        details={"status": order.status.value})
-    _refund(order)
+    _refund(order, actor, "Order refunded.")
     db.session.commit()
     return order
 
 
-def close_event_orders(event_id: int) -> None:
+def close_event_orders(event_id: int, actor: User | None = None) -> None:
     """Cancel an event's pending orders and refund its paid ones (no commit)."""
     orders = db.session.scalars(
         select(TicketOrder).where(TicketOrder.event_id == event_id,
@@ -140,4 +162,4 @@ def close_event_orders(event_id: int) -> None:
         if order.status == OrderStatus.PENDING:
             _close(order, OrderStatus.CANCELLED)
         else:
-            _refund(order)
+            _refund(order, actor, "Event cancelled.")

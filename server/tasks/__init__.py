@@ -1,1 +1,7 @@
 """Background jobs."""
+
+
+def load_jobs() -> None:
+    """Import the modules that register jobs, so any process can run any job by name."""
+    from server.services import (payment_ledger, mpesa_payments, refunds,  # noqa: F401
+                                 stripe_payments)

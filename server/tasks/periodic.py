@@ -22,9 +22,17 @@ def _expire_orders() -> None:
         log.info("expired %d orders", count)
 
 
+def _reconcile_payments() -> None:
+    from server.services import mpesa_payments, refunds
+
+    if count := mpesa_payments.reconcile_due() + refunds.retry_pending():
+        log.info("reconciled %d payments and refunds", count)
+
+
 def default_jobs(app: Flask) -> list[tuple[float, Callable[[], None]]]:
     """(interval in seconds, job) pairs to run in-process."""
-    return [(app.config["ORDER_SWEEP_SECONDS"], _expire_orders)]
+    return [(app.config["ORDER_SWEEP_SECONDS"], _expire_orders),
+            (app.config["RECONCILE_SECONDS"], _reconcile_payments)]
 
 
 def run_forever(app: Flask, jobs, stop: threading.Event) -> None:

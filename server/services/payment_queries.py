@@ -1,0 +1,47 @@
+"""Reading payments and refunds, and asking a provider about a payment on demand."""
+from sqlalchemy import select
+
+from server.errors import NotFound
+from server.extensions import db
+from server.models import (Payment, PaymentFlag, PaymentProvider, PaymentStatus, Refund,
+                           RefundMethod, RefundStatus, RoleName, User)
+from server.services import mpesa_payments, stripe_payments
+from server.services.pagination import Page, paginate
+
+
+def get_payment(*, payment_id: int, viewer: User) -> Payment:
+    """A payment, for the buyer who started it or an admin; else 404."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or not (payment.user_id == viewer.id or viewer.has_role(RoleName.ADMIN)):
+        raise NotFound("No such payment.")
+    return payment
+
+
+def refresh_payment(*, payment_id: int, viewer: User) -> Payment:
+    """Ask the provider about the payment now and apply its answer."""
+    payment = get_payment(payment_id=payment_id, viewer=viewer)
+    if payment.provider == PaymentProvider.MPESA:
+        mpesa_payments.refresh(payment)
+    else:
+        stripe_payments.refresh(payment)
+    return get_payment(payment_id=payment_id, viewer=viewer)
+
+
+def list_payments(*, page: int, per_page: int, **filters) -> Page:
+    """Every payment attempt, newest first, for reconciliation by admins."""
+    query = select(Payment).order_by(Payment.created_at.desc(), Payment.id.desc())
+    enums = {"status": PaymentStatus, "provider": PaymentProvider, "flag": PaymentFlag}
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(getattr(Payment, name) == enums.get(name, lambda v: v)(value))
+    return paginate(query, page=page, per_page=per_page)
+
+
+def list_refunds(*, page: int, per_page: int, status=None, method=None) -> Page:
+    """Refunds, newest first; pending manual ones are an admin's to-do list."""
+    query = select(Refund).order_by(Refund.created_at.desc(), Refund.id.desc())
+    if status:
+        query = query.where(Refund.status == RefundStatus(status))
+    if method:
+        query = query.where(Refund.method == RefundMethod(method))
+    return paginate(query, page=page, per_page=per_page)
