@@ -15,11 +15,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from server.extensions import db
-from server.models import Event, Review, TicketOrder, User, utcnow
+from server.models import Event, PaymentProvider, Review, TicketOrder, User, utcnow
+from server.phone import normalize_phone
 from server.services.accounts import find_user_by_email, register_user
 from server.services.admin_users import ensure_admin
 from server.services.events import create_event
-from server.services.order_lifecycle import mark_order_paid
+from server.services.payment_ledger import record_settled
 from server.services.ordering import place_order
 from server.services.reviews import create_review
 
@@ -166,7 +167,8 @@ def _buy(user: User, event: Event, tier_name: str, quantity: int) -> None:
     order = place_order(buyer=user, data={
         "event_id": event.id, "items": [{"ticket_type_id": tier.id, "quantity": quantity}],
         "payment_method": "mpesa"})
-    mark_order_paid(order_id=order.id)
+    record_settled(order_id=order.id, provider=PaymentProvider.MPESA,
+                   receipt=f"SEED{order.id:06d}", phone=normalize_phone(user.phone or ""))
 
 
 def _ensure_orders(event: Event, specs: list[tuple], users: dict[str, User],

@@ -7,15 +7,20 @@ import config as settings
 from server import create_app
 
 REQUIRED = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL")
+MPESA_ENV = {"MPESA_CONSUMER_KEY": "key", "MPESA_CONSUMER_SECRET": "secret",
+             "MPESA_SHORTCODE": "600999", "MPESA_PASSKEY": "passkey",
+             "MPESA_CALLBACK_BASE_URL": "https://tickets.example.com"}
 PRODUCTION_ENV = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40,
-                  "DATABASE_URL": "postgresql://ticksy@db.invalid:5432/ticksy"}
+                  "DATABASE_URL": "postgresql://ticksy@db.invalid:5432/ticksy", **MPESA_ENV}
 
 
 @pytest.fixture
 def bare_env(monkeypatch):
     """No configuration variables set (whatever the developer's shell or .env holds)."""
-    for name in REQUIRED + ("BCRYPT_LOG_ROUNDS", "TICKSY_ENV", "CORS_ORIGINS", "REDIS_URL",
-                            "MAX_CONTENT_LENGTH", "EMBEDDED_DATABASE_DIR"):
+    for name in REQUIRED + tuple(MPESA_ENV) + (
+            "BCRYPT_LOG_ROUNDS", "TICKSY_ENV", "CORS_ORIGINS", "REDIS_URL", "MAX_CONTENT_LENGTH",
+            "EMBEDDED_DATABASE_DIR", "MPESA_ENV", "MPESA_BASE_URL", "STRIPE_SECRET_KEY",
+            "STRIPE_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -32,7 +37,7 @@ def test_production_names_every_missing_variable(bare_env):
 
 
 @pytest.mark.parametrize("missing", REQUIRED)
-def test_production_names_the_one_missing_variable(bare_env, missing):
+def test_production_names_the_one_missing_secret(bare_env, missing):
     for name, value in PRODUCTION_ENV.items():
         if name != missing:
             bare_env.setenv(name, value)
@@ -45,6 +50,38 @@ def test_production_accepts_a_complete_environment(bare_env):
     for name, value in PRODUCTION_ENV.items():
         bare_env.setenv(name, value)
     settings.ProductionConfig().validate()
+
+
+@pytest.mark.parametrize("missing", sorted(MPESA_ENV))
+def test_production_mpesa_needs_every_credential(bare_env, missing):
+    for name, value in PRODUCTION_ENV.items():
+        if name != missing:
+            bare_env.setenv(name, value)
+    with pytest.raises(RuntimeError, match=f"MPESA_ENV=production needs {missing}$"):
+        settings.ProductionConfig().validate()
+
+
+def test_production_runs_without_mpesa_only_when_told(bare_env):
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL"):
+        bare_env.setenv(name, PRODUCTION_ENV[name])
+    bare_env.setenv("MPESA_ENV", "disabled")
+    settings.ProductionConfig().validate()
+
+
+@pytest.mark.parametrize("env, message", [("simulator", "simulator cannot be used"),
+                                          ("paypal", "MPESA_ENV must be one of")])
+def test_production_refuses_the_simulator_and_unknown_modes(bare_env, env, message):
+    for name, value in PRODUCTION_ENV.items():
+        bare_env.setenv(name, value)
+    bare_env.setenv("MPESA_ENV", env)
+    with pytest.raises(RuntimeError, match=message):
+        settings.ProductionConfig().validate()
+
+
+def test_development_uses_the_simulator_by_default(bare_env):
+    config = settings.DevelopmentConfig()
+    config.validate()
+    assert config.MPESA_ENV == "simulator" and config.JOBS_MODE == "thread"
 
 
 def test_production_refuses_a_short_jwt_secret(bare_env):

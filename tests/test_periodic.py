@@ -36,6 +36,7 @@ def test_a_failing_job_does_not_stop_the_others(app):
     assert len(calls) == 3
 
 
-def test_expiry_is_a_default_job(app):
-    assert [job.__name__ for _, job in periodic.default_jobs(app)] == ["_expire_orders"]
+def test_expiry_and_reconciliation_are_default_jobs(app):
+    assert [job.__name__ for _, job in periodic.default_jobs(app)] == [
+        "_expire_orders", "_reconcile_payments"]
     assert app.config["PERIODIC_JOBS"] is False

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from server.errors import Conflict, NotFound, ValidationError
 from server.extensions import db
 from server.models import (OrderStatus, Payment, PaymentEvent, PaymentFlag, PaymentMethod,
-                           PaymentStatus, TicketOrder, User, utcnow)
+                           PaymentProvider, PaymentStatus, TicketOrder, User, utcnow)
 from server.services.order_lifecycle import apply_payment, lock_order
 from server.tasks import jobs
 
@@ -119,6 +119,20 @@ def confirm(order: TicketOrder, payment: Payment) -> bool:
     order.payment_method = PaymentMethod(payment.provider.value)
     jobs.after_commit("orders.paid", order.id)
     return True
+
+
+def record_settled(*, order_id: int, provider: PaymentProvider, receipt: str,
+                   phone: str | None = None) -> Payment:
+    """A payment whose money is known to have arrived outside the provider flow (demo data)."""
+    order = lock_order(order_id)
+    payment = Payment(order=order, user_id=order.buyer_id, provider=provider, amount=order.total,
+                      currency=order.currency, phone=phone, status=PaymentStatus.PENDING,
+                      mpesa_receipt=receipt if provider == PaymentProvider.MPESA else None,
+                      result_code="0", result_desc="Recorded without the provider.")
+    db.session.add(payment)
+    confirm(order, payment)
+    db.session.commit()
+    return payment
 
 
 def close(payment: Payment, status: PaymentStatus, code: str | None, desc: str | None) -> None:

@@ -1,12 +1,14 @@
 """The permission matrix: every route × {anonymous, attendee, owner, other organizer, admin}."""
 import itertools
+import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert
 
 from server.extensions import db
-from server.models import event_staff, utcnow
+from server.models import (Payment, PaymentProvider, PaymentStatus, Refund, RefundMethod,
+                           event_staff, utcnow)
 from server.services import reviews
 
 ROLES = ("anonymous", "attendee", "owner", "other_organizer", "admin")
@@ -40,7 +42,17 @@ def _transfer_body(world):
     return {"email": world["target_email"]}
 
 
+def _pay_body(order, **extra):
+    return lambda world: {"order_id": world["ids"][order], **extra}
+
+
+def _callback_body(world):
+    return {"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0}}}
+
+
 ORDER_READERS = expect(401, 200, 200, 404, 200)
+PAYERS_ONLY = expect(401, 201, 404, 404, 404)
+PAYMENT_READERS = expect(401, 200, 404, 404, 200)
 TICKET_HOLDER_ONLY = expect(401, 200, 403, 404, 403)
 
 
@@ -106,6 +118,18 @@ MATRIX = [
     ("GET", "/api/events/{sales_event}/stats", None, MANAGERS),
     ("GET", "/api/events/{draft}/stats", None, expect(401, 404, 200, 404, 200)),
     ("GET", "/api/dashboard", None, expect(401, 403, 200, 200, 200)),
+    ("POST", "/api/payments/mpesa/stk-push", _pay_body("push_order", phone="0712345678"),
+     expect(401, 202, 404, 404, 404)),
+    ("POST", "/api/payments/mpesa/callback/{bad_token}", _callback_body,
+     expect(404, 404, 404, 404, 404)),
+    ("POST", "/api/payments/stripe/checkout", _pay_body("card_order"), PAYERS_ONLY),
+    ("POST", "/api/payments/stripe/webhook", {"id": "evt_unsigned"}, expect(400, 400, 400, 400, 400)),
+    ("GET", "/api/payments/{payment}", None, PAYMENT_READERS),
+    ("POST", "/api/payments/{payment}/refresh", None, PAYMENT_READERS),
+    ("GET", "/api/admin/payments", None, ADMIN_ONLY),
+    ("POST", "/api/admin/payments/{flagged_payment}/refund", None, ADMIN_ONLY),
+    ("GET", "/api/admin/refunds", None, ADMIN_ONLY),
+    ("POST", "/api/admin/refunds/{manual_refund}/complete", {"reference": "R1"}, ADMIN_ONLY),
     ("GET", "/api/openapi.json", None, EVERYONE),
     ("GET", "/api/docs", None, EVERYONE),
 ]
@@ -120,8 +144,26 @@ def _went_to(event, buyers, make_order):
     return event
 
 
+def _payments(order, other_order) -> dict:
+    """A pending M-Pesa attempt; a confirmed one flagged for refund with its manual refund."""
+    pending = Payment(order=order, user=order.buyer, provider=PaymentProvider.MPESA,
+                      status=PaymentStatus.PENDING, amount=order.total, currency="KES")
+    flagged = Payment(order=other_order, user=other_order.buyer, provider=PaymentProvider.MPESA,
+                      status=PaymentStatus.CONFIRMED, needs_refund=True, confirmed_at=utcnow(),
+                      amount=other_order.total, currency="KES")
+    refunded = Payment(order=other_order, user=other_order.buyer, provider=PaymentProvider.MPESA,
+                       status=PaymentStatus.REFUNDED, confirmed_at=utcnow(),
+                       amount=other_order.total, currency="KES")
+    refund = Refund(payment=refunded, amount=refunded.amount, currency="KES",
+                    method=RefundMethod.MANUAL)
+    db.session.add_all([pending, flagged, refunded, refund])
+    db.session.commit()
+    return {"payment": pending.id, "flagged_payment": flagged.id, "manual_refund": refund.id,
+            "bad_token": "0" * 40}
+
+
 @pytest.fixture
-def world(make_user, make_event, make_order):
+def world(make_user, make_event, make_order, mpesa, stripe_fake):
     """Users of every role; the owner's events; the attendee's review, orders and ticket."""
     users = {
         "attendee": make_user(email="attendee@example.com"),
@@ -142,7 +184,10 @@ def world(make_user, make_event, make_order):
            "review": review.id, "target": target.id, "sales_event": sales_event.id,
            "sales_tier": sales_event.ticket_types[0].id,
            "pending_order": make_order(sales_event, buyer=attendee).id,
-           "paid_order": paid_order.id, "ticket": paid_order.tickets[0].id}
+           "paid_order": paid_order.id, "ticket": paid_order.tickets[0].id,
+           "push_order": make_order(sales_event, buyer=attendee).id,
+           "card_order": make_order(sales_event, buyer=attendee).id}
+    ids.update(_payments(make_order(sales_event, buyer=attendee), paid_order))
     starts = (event.starts_at + timedelta(days=1)).isoformat()
     ends = (event.starts_at + timedelta(days=1, hours=3)).isoformat()
     event_body = {"title": "New", "venue": "Here", "starts_at": starts, "ends_at": ends}
@@ -171,7 +216,7 @@ def test_matrix_covers_every_route(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api") or rule.rule.startswith("/api/docs/assets"):
             continue
-        path = rule.rule.replace("<int:", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if not any(m == method and _same_shape(t, path) for m, t in templates):
                 missing.append(f"{method} {path}")
