@@ -79,7 +79,7 @@ def upgrade():
     op.create_table('payment_events',
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('payment_id', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
     sa.Column('http_status', sa.Integer(), nullable=True),
     sa.Column('body', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

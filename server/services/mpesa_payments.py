@@ -121,6 +121,7 @@ def _push_failed(payment_id: int, exc: DarajaError) -> None:
         payment.result_desc = str(exc)[:255]
     else:
         ledger.close(payment, PaymentStatus.FAILED, exc.error_code, str(exc))
+        payment.idempotency_key = None  # the key may be used again: nothing was started
     db.session.commit()
 
 

@@ -121,8 +121,10 @@ def charge_refunded(charge: dict, payload: bytes) -> int | None:
     Refunds Ticksy asked for are matched by the refund id in their metadata; refunds made in
     Stripe's dashboard are recorded as they come. Returns the payment id, or None if unknown.
     """
-    payment_id = db.session.scalar(select(Payment.id).where(
-        Payment.stripe_payment_intent == charge.get("payment_intent")))
+    intent = charge.get("payment_intent")
+    if not intent:  # a charge made outside Checkout; `== None` would match every payment without one
+        return None
+    payment_id = db.session.scalar(select(Payment.id).where(Payment.stripe_payment_intent == intent))
     if payment_id is None:
         return None
     order, payment = ledger.lock(payment_id)

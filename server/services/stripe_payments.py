@@ -88,6 +88,7 @@ def _closed_on_error(payment_id: int, exc: StripeError) -> None:
     order, payment = ledger.lock(payment_id)
     ledger.record(payment.id, "stripe.checkout.error", exc.message, exc.status)
     ledger.close(payment, PaymentStatus.FAILED, "stripe_error", exc.message)
+    payment.idempotency_key = None  # the key may be used again: nothing was started
     db.session.commit()
 
 
@@ -104,14 +105,16 @@ def _session_created(payment_id: int, session: dict) -> Payment:
 # --- fulfilment ---------------------------------------------------------------------------------
 
 def _payment_for_session(session: dict) -> int | None:
-    payment_id = db.session.scalar(select(Payment.id).where(
-        Payment.stripe_session_id == session.get("id")))
+    payment_id = None
+    if session.get("id"):  # without one, `== None` would match any payment with no session
+        payment_id = db.session.scalar(select(Payment.id).where(
+            Payment.stripe_session_id == session["id"]))
     if payment_id is None:
         log.info("Stripe session %s belongs to no payment; ignored", session.get("id"))
     return payment_id
 
 
-def _session_update(payment_id: int, session: dict) -> None:
+def _session_update(payment_id: int, session: dict, *, over: bool = False) -> None:
     """Apply what a Checkout Session says (no commit); paid once, whatever the repeats."""
     order, payment = ledger.lock(payment_id)
     if session.get("payment_status") == "paid":
@@ -123,8 +126,9 @@ def _session_update(payment_id: int, session: dict) -> None:
         payment.stripe_payment_intent = payment.stripe_payment_intent or session.get("payment_intent")
         payment.result_code, payment.result_desc = "paid", "Paid by card."
         ledger.confirm(order, payment)
-    elif session.get("status") == "expired":
-        ledger.close(payment, PaymentStatus.FAILED, "expired", "The checkout session expired.")
+    elif session.get("status") == "expired" or over:
+        code = "expired" if session.get("status") == "expired" else "payment_failed"
+        ledger.close(payment, PaymentStatus.FAILED, code, "The card payment did not complete.")
         others = [p for p in ledger.open_attempts(order, PaymentProvider.MPESA)] + [
             p for p in ledger.open_attempts(order, PaymentProvider.STRIPE) if p.id != payment.id]
         if order.status == OrderStatus.PENDING and not others:
@@ -168,7 +172,7 @@ def handle_webhook(*, payload: bytes, signature: str | None) -> str:
     if kind in PAID_EVENTS or kind in OVER_EVENTS:
         if payment_id := _payment_for_session(obj):
             ledger.record(payment_id, f"stripe.webhook.{kind}", payload)
-            _session_update(payment_id, obj)
+            _session_update(payment_id, obj, over=kind in OVER_EVENTS)
     elif kind == "charge.refunded":
         payment_id = refunds.charge_refunded(obj, payload)
     db.session.commit()

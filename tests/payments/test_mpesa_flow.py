@@ -179,6 +179,15 @@ def test_refused_push_is_a_502_with_safaricoms_message(attendee_client, order, m
     assert order_of(attendee_client, order)["status"] == "pending"
 
 
+def test_a_refused_push_can_be_retried_with_the_same_key(attendee_client, order, mpesa,
+                                                        admin_client):
+    headers = {"Idempotency-Key": "retry-me"}
+    assert push(attendee_client, order, "0700000008", headers=headers).status_code == 502
+    assert push(attendee_client, order, "0700000008", headers=headers).status_code == 502
+    attempts = admin_client.get(f"/api/admin/payments?order_id={order['id']}").get_json()
+    assert attempts["total"] == 2
+
+
 # --- callbacks that must change nothing ----------------------------------------------------------
 
 def test_duplicated_callback_pays_once(attendee_client, client, order, mpesa):
