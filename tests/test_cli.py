@@ -43,3 +43,14 @@ def test_purge_revoked_tokens_keeps_live_revocations(app, attendee):
     result = app.test_cli_runner().invoke(args=["purge-revoked-tokens"])
     assert "Purged 1 expired revocations" in result.output
     assert [t.jti for t in db.session.scalars(select(RevokedToken))] == ["live"]
+
+
+def test_reconcile_payments_reports_what_it_did(app):
+    result = app.test_cli_runner().invoke(args=["reconcile-payments"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Queried 0 pending payments, resent 0 refunds"
+
+
+def test_mpesa_simulator_command_is_available(app):
+    result = app.test_cli_runner().invoke(args=["mpesa-simulator", "--help"])
+    assert result.exit_code == 0 and "--delay" in result.output

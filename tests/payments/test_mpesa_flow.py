@@ -13,6 +13,13 @@ from server.services import mpesa_payments, order_lifecycle
 from tests.invariants import assert_money_invariants
 
 PUSH = "/api/payments/mpesa/stk-push"
+
+
+@pytest.fixture(autouse=True)
+def _money_stays_consistent():
+    """Whatever a scenario did, inventory, orders and payments still agree afterwards."""
+    yield
+    assert_money_invariants()
 PAYER = "0712345678"
 
 
@@ -186,6 +193,27 @@ def test_a_refused_push_can_be_retried_with_the_same_key(attendee_client, order,
     assert push(attendee_client, order, "0700000008", headers=headers).status_code == 502
     attempts = admin_client.get(f"/api/admin/payments?order_id={order['id']}").get_json()
     assert attempts["total"] == 2
+
+
+def test_reference_callback_bytes_with_amount_1_00(attendee_client, client, make_event, mpesa):
+    event = make_event(tiers=[{"name": "Shilling", "price": Decimal("1.00"), "quantity": 5}])
+    order = attendee_client.post("/api/orders", json={"event_id": event.id, "items": [
+        {"ticket_type_id": event.ticket_types[0].id, "quantity": 1}]}).get_json()
+    payment = started(attendee_client, order)
+    mpesa.take_callbacks()
+    raw = ('{"Body": {"stkCallback": {"MerchantRequestID": "29115-34620561-1", '
+           f'"CheckoutRequestID": "{payment["checkout_request_id"]}", "ResultCode": 0, '
+           '"ResultDesc": "The service request is processed successfully.", "CallbackMetadata": '
+           '{"Item": [{"Name": "Amount", "Value": 1.00}, {"Name": "MpesaReceiptNumber", '
+           '"Value": "NLJ7RT61SV"}, {"Name": "Balance"}, {"Name": "TransactionDate", '
+           '"Value": 20191219102115}, {"Name": "PhoneNumber", "Value": 254708374149}]}}}}')
+
+    ack = client.post(callback_path(mpesa, payment), data=raw.encode(),
+                      headers={"Content-Type": "application/json"})
+
+    assert ack.status_code == 200
+    assert payment_of(attendee_client, payment)["receipt"] == "NLJ7RT61SV"
+    assert order_of(attendee_client, order)["status"] == "paid"
 
 
 # --- callbacks that must change nothing ----------------------------------------------------------

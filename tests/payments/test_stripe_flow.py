@@ -38,6 +38,13 @@ def order(event, attendee_client):
 
 # --- helpers ------------------------------------------------------------------------------------
 
+
+@pytest.fixture(autouse=True)
+def _money_stays_consistent():
+    """Whatever a scenario did, inventory, orders and payments still agree afterwards."""
+    yield
+    assert_money_invariants()
+
 def place(client, event, pairs=None, **extra) -> dict:
     pairs = pairs or [(event.ticket_types[0], 1), (event.ticket_types[1], 2)]
     body = {"event_id": event.id, **extra,
