@@ -41,13 +41,15 @@ def register(app: Flask) -> None:
     @click.option("--batch", default=50, show_default=True, type=click.IntRange(min=1),
                   help="Payments asked about per round; rounds repeat until none is due.")
     def reconcile_payments(batch: int) -> None:
-        """Query M-Pesa about every payment pending past its window; resend Stripe refunds."""
-        from server.services import mpesa_payments, refunds
+        """Ask M-Pesa and Stripe about payments pending past their window; resend refunds."""
+        from server.services import mpesa_payments, refunds, stripe_payments
 
         total = 0
         while asked := mpesa_payments.reconcile_due(limit=batch):
             total += asked
-        click.echo(f"Queried {total} pending payments, resent {refunds.retry_pending()} refunds")
+        lapsed = stripe_payments.reconcile_lapsed(limit=batch)
+        click.echo(f"Queried {total} pending M-Pesa payments and {lapsed} lapsed card payments, "
+                   f"resent {refunds.retry_pending()} refunds")
 
     @app.cli.command("mpesa-simulator")
     @click.option("--host", default="127.0.0.1", show_default=True)

@@ -48,7 +48,8 @@ def test_purge_revoked_tokens_keeps_live_revocations(app, attendee):
 def test_reconcile_payments_reports_what_it_did(app):
     result = app.test_cli_runner().invoke(args=["reconcile-payments"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "Queried 0 pending payments, resent 0 refunds"
+    assert result.output.strip() == ("Queried 0 pending M-Pesa payments and 0 lapsed card "
+                                     "payments, resent 0 refunds")
 
 
 def test_mpesa_simulator_command_is_available(app):

@@ -5,7 +5,6 @@ compared before the order is paid. No HTTP call to Daraja is made while a row lo
 push is never retried by itself (Safaricom would prompt the payer twice).
 """
 import hashlib
-import hmac
 import ipaddress
 import json
 import logging
@@ -75,7 +74,8 @@ def _create_attempt(user: User, order_id: int, phone: str, key, request_hash) ->
     token = secrets.token_hex(20)
     payment = Payment(order=order, user=user, provider=PaymentProvider.MPESA, amount=amount,
                       currency=order.currency, phone=phone, callback_token_hash=_token_hash(token),
-                      idempotency_key=key, request_hash=request_hash)
+                      idempotency_key=key, request_hash=request_hash,
+                      next_query_at=utcnow() + NO_RESPONSE_WINDOW)
     order.payment_method = PaymentMethod.MPESA
     ledger.extend_hold(order, current_app.config["MPESA_HOLD_SECONDS"])
     db.session.add(payment)
@@ -153,12 +153,10 @@ def _ip_allowed(remote_addr: str | None) -> bool:
 
 
 def _payment_for_token(token: str) -> int | None:
-    digest = _token_hash(token)
-    found = db.session.execute(select(Payment.id, Payment.callback_token_hash)
-                               .where(Payment.callback_token_hash == digest)).first()
-    if found is None or not hmac.compare_digest(found.callback_token_hash, digest):
-        return None
-    return found.id
+    """Tokens are stored and looked up as sha256 digests: a lookup's timing reveals nothing
+    about the token, and the database never holds a usable one."""
+    return db.session.scalar(select(Payment.id).where(
+        Payment.callback_token_hash == _token_hash(token)))
 
 
 def handle_callback(*, token: str, raw: bytes, remote_addr: str | None) -> None:

@@ -50,6 +50,8 @@ def refund_payment(*, payment_id: int, actor: User) -> Payment:
                        "refund a paid order through its order.", code="payment_not_refundable",
                        details={"status": payment.status.value})
     _start(payment, actor, "Payment could not buy its order.")
+    order.needs_refund = db.session.scalar(select(Payment.id).where(
+        Payment.order_id == order.id, Payment.needs_refund.is_(True)).limit(1)) is not None
     db.session.commit()
     return payment
 

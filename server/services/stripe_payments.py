@@ -148,6 +148,28 @@ def refresh(payment: Payment) -> None:
     db.session.commit()
 
 
+def reconcile_lapsed(*, limit: int = 50) -> int:
+    """Settle card attempts whose session should be over by now (a webhook may have been lost)."""
+    lapsed = list(db.session.scalars(
+        select(Payment.id).where(Payment.provider == PaymentProvider.STRIPE,
+                                 Payment.status.in_(ledger.OPEN),
+                                 Payment.expires_at < utcnow() - WEBHOOK_GRACE)
+        .order_by(Payment.expires_at).limit(limit)))
+    db.session.rollback()
+    for payment_id in lapsed:
+        payment = db.session.get(Payment, payment_id)
+        try:
+            refresh(payment)
+        except UpstreamError:
+            db.session.rollback()  # Stripe unreachable: ask again next round
+            continue
+        if payment.status in ledger.OPEN:  # no session, or Stripe still says open
+            order, payment = ledger.lock(payment_id)
+            ledger.close(payment, PaymentStatus.FAILED, "expired", "The checkout session expired.")
+            db.session.commit()
+    return len(lapsed)
+
+
 def _first_delivery(event: dict) -> bool:
     inserted = db.session.execute(
         insert(StripeWebhookEvent).values(id=event["id"], type=event.get("type", "?"))

@@ -23,9 +23,10 @@ def _expire_orders() -> None:
 
 
 def _reconcile_payments() -> None:
-    from server.services import mpesa_payments, refunds
+    from server.services import mpesa_payments, refunds, stripe_payments
 
-    if count := mpesa_payments.reconcile_due() + refunds.retry_pending():
+    if count := (mpesa_payments.reconcile_due() + stripe_payments.reconcile_lapsed()
+                 + refunds.retry_pending()):
         log.info("reconciled %d payments and refunds", count)
 
 

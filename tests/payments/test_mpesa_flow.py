@@ -351,6 +351,22 @@ def test_callback_from_outside_the_allow_list_is_refused(app, attendee_client, c
     assert payment_of(attendee_client, payment)["status"] == "confirmed"
 
 
+def test_an_attempt_that_never_reached_daraja_fails_after_the_window(attendee_client, order):
+    """A crash between recording the attempt and sending the push leaves nothing pending forever."""
+    stuck = Payment(order_id=order["id"], user_id=order["buyer"]["id"], provider="mpesa",
+                    amount=Decimal("2000.00"), currency="KES",
+                    next_query_at=utcnow() - timedelta(seconds=1))
+    db.session.add(stuck)
+    db.session.commit()
+    db.session.execute(update(Payment).where(Payment.id == stuck.id)
+                       .values(created_at=utcnow() - mpesa_payments.NO_RESPONSE_WINDOW * 2))
+    db.session.commit()
+
+    assert mpesa_payments.reconcile_due() == 1
+
+    assert db.session.get(Payment, stuck.id).status.value == "failed"
+
+
 # --- late payments ------------------------------------------------------------------------------
 
 def _expire(order) -> None:
@@ -384,6 +400,7 @@ def test_late_payment_for_sold_out_tickets_is_flagged_for_refund(
     deliver(client, mpesa)
 
     assert order_of(attendee_client, order)["status"] == "expired"
+    assert order_of(attendee_client, order)["needs_refund"] is True
     detail = payment_of(attendee_client, payment)
     assert (detail["status"], detail["needs_refund"]) == ("confirmed", True)
     flagged = admin_client.get("/api/admin/payments?needs_refund=true").get_json()["items"]
@@ -394,6 +411,7 @@ def test_late_payment_for_sold_out_tickets_is_flagged_for_refund(
     assert refunded.status_code == 200 and refunded.get_json()["status"] == "refunded"
     [refund] = admin_client.get("/api/admin/refunds?status=pending").get_json()["items"]
     assert (refund["method"], refund["amount"]) == ("manual", "2000.00")
+    assert order_of(attendee_client, order)["needs_refund"] is False
     done = admin_client.post(f"/api/admin/refunds/{refund['id']}/complete",
                              json={"reference": "REVERSAL-QK12"})
     assert done.status_code == 200 and done.get_json()["status"] == "succeeded"

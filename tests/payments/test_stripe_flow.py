@@ -9,8 +9,9 @@ import stripe
 from sqlalchemy import func, select, update
 
 from server.extensions import db
-from server.models import PaymentEvent, StripeWebhookEvent, TicketOrder, TicketType, utcnow
-from server.services import order_lifecycle, refunds
+from server.models import (Payment, PaymentEvent, StripeWebhookEvent, TicketOrder, TicketType,
+                           utcnow)
+from server.services import order_lifecycle, refunds, stripe_payments
 from tests.invariants import assert_money_invariants
 
 CHECKOUT = "/api/payments/stripe/checkout"
@@ -659,3 +660,30 @@ def test_a_session_event_without_a_session_id_is_not_ours(app, client, attendee_
     assert payment_of(attendee_client, pushed.get_json())["status"] == "pending"
     assert counts(event.ticket_types[0]) == (0, 1)
     assert_money_invariants()
+
+
+def _lapse(payment) -> None:
+    db.session.execute(update(Payment).where(Payment.id == payment["payment_id"])
+                       .values(expires_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+
+
+def test_reconciliation_finds_a_payment_whose_webhook_was_lost(attendee_client, order, stripe_fake):
+    payment = started(attendee_client, order)
+    stripe_fake.complete(payment["session_id"])
+    _lapse(payment)
+
+    assert stripe_payments.reconcile_lapsed() == 1
+
+    assert payment_of(attendee_client, payment)["status"] == "confirmed"
+    assert order_of(attendee_client, order)["status"] == "paid"
+    assert stripe_payments.reconcile_lapsed() == 0
+
+
+def test_reconciliation_closes_a_lapsed_unpaid_session(attendee_client, order, stripe_fake):
+    payment = started(attendee_client, order)
+    _lapse(payment)
+
+    assert stripe_payments.reconcile_lapsed() == 1
+
+    assert payment_of(attendee_client, payment)["status"] == "failed"
