@@ -1,6 +1,8 @@
 """SQLAlchemy models, one module per aggregate."""
 from server.models.base import Base, utcnow
+from server.models.email import EmailDelivery, EmailStatus
 from server.models.event import Event, EventStatus, TicketType, event_staff
+from server.models.gate import CheckinScan, ScanResult
 from server.models.order import OrderStatus, PaymentMethod, TicketOrder, TicketOrderItem
 from server.models.payment import (Payment, PaymentEvent, PaymentFlag, PaymentProvider,
                                    PaymentStatus, ProviderToken, Refund, RefundMethod,
@@ -9,7 +11,7 @@ from server.models.review import Review
 from server.models.ticket import Ticket, TicketStatus
 from server.models.user import RevokedToken, Role, RoleName, User, user_roles
 
-__all__ = ["Base", "utcnow", "Event", "EventStatus", "TicketType", "event_staff", "OrderStatus",
+__all__ = ["Base", "utcnow", "EmailDelivery", "EmailStatus", "CheckinScan", "ScanResult", "Event", "EventStatus", "TicketType", "event_staff", "OrderStatus",
            "PaymentMethod", "TicketOrder", "TicketOrderItem", "Payment", "PaymentEvent",
            "PaymentFlag", "PaymentProvider", "PaymentStatus", "ProviderToken", "Refund",
            "RefundMethod", "RefundStatus", "StripeWebhookEvent", "Review", "Ticket", "TicketStatus",

@@ -42,6 +42,7 @@ class Ticket(TimestampMixin, Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     checked_in_at: Mapped[datetime | None]
     checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    checked_in_device: Mapped[str | None] = mapped_column(String(64))
     voided_at: Mapped[datetime | None]
 
     order: Mapped[TicketOrder] = relationship(back_populates="tickets")
