@@ -29,7 +29,7 @@ INSTALLED := .venv/.ticksy-installed
 INSTALLED_DEV := .venv/.ticksy-installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test seed create-admin clean bench
+.PHONY: help install install-dev run test seed create-admin clean bench worker bench-checkin
 
 help:
 	@echo "make run            install, migrate, seed demo data, serve on http://127.0.0.1:5000"
@@ -37,8 +37,10 @@ help:
 	@echo "make install        install the application's dependencies into .venv"
 	@echo "make install-dev    install the application's and the test dependencies into .venv"
 	@echo "make seed           apply migrations and load the demo data (safe to repeat)"
+	@echo "make worker         run the Celery worker and beat for background jobs (needs REDIS_URL)"
 	@echo "make create-admin EMAIL=... PASSWORD=... NAME=...   create an administrator"
 	@echo "make clean          remove .venv, .tools and caches (keeps the embedded database)"
+	@echo "make bench-checkin  check-in benchmark (bench/README.md; BENCH_DATABASE_URL, BENCH_ARGS=...)"
 
 $(PIPENV):
 	$(PYTHON_BIN) -m venv $(TOOLS)
@@ -66,6 +68,13 @@ run: install
 test: install-dev
 	$(PIPENV) run pytest $(PYTEST_ARGS)
 
+# Background jobs on Celery: a worker with embedded beat (order expiry, payment reconciliation).
+# Needs Redis: REDIS_URL (or CELERY_BROKER_URL) in the environment or .env, for the web server too.
+worker: install
+	@$(PIPENV) run python -c "import config, sys; sys.exit(0 if config.get_config().CELERY_BROKER_URL else \
+		'make worker needs Redis: set REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker, or in .env)')"
+	$(PIPENV) run celery -A server.tasks.celery_app worker -B --loglevel=INFO $(WORKER_ARGS)
+
 seed: install
 	$(FLASK) db upgrade
 	$(FLASK) seed
@@ -82,6 +91,10 @@ create-admin: install
 # database, else a temporary embedded PostgreSQL. The bench database's public schema is dropped.
 bench: install-dev
 	$(PIPENV) run python -m bench.onsale $(BENCH_ARGS)
+
+# Check-in benchmark (bench/README.md, "Check-in"): same database rules as `bench`.
+bench-checkin: install-dev
+	$(PIPENV) run python -m bench.checkin $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache

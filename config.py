@@ -1,5 +1,6 @@
 """Configuration classes, read from the environment (and `.env` when present)."""
 import os
+import tempfile
 from datetime import timedelta
 
 from dotenv import load_dotenv
@@ -16,6 +17,8 @@ class Config:
 
     ENV_NAME = "base"
     DEFAULT_MPESA_ENV = "simulator"
+    DEFAULT_MAIL_BACKEND = "outbox"
+    DEFAULT_MAIL_FROM = "Ticksy <tickets@ticksy.test>"
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
     JWT_TOKEN_LOCATION = ["headers"]
@@ -52,11 +55,11 @@ class Config:
         self.ORDER_SWEEP_SECONDS = float(env.get("ORDER_SWEEP_SECONDS", "30"))
         # With no database URL, development and tests start an embedded PostgreSQL here.
         self.EMBEDDED_DATABASE_DIR = env.get("EMBEDDED_DATABASE_DIR")
-        # Background jobs: "thread" (in-process pool) or "eager" (inline, after commit).
-        self.JOBS_MODE = env.get("JOBS_MODE", "thread")
         # Public URL of the web client (Stripe's redirects); unset: the URL of the request.
         self.APP_BASE_URL = env.get("APP_BASE_URL")
         self._payment_settings(env)
+        self._job_and_mail_settings(env)
+        self._ticket_key_settings(env)
 
     def _payment_settings(self, env) -> None:
         # M-Pesa: "simulator" (the bundled fake), "sandbox", "production" or "disabled".
@@ -84,8 +87,47 @@ class Config:
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET")
         self.STRIPE_API_BASE = env.get("STRIPE_API_BASE")
 
+    def _job_and_mail_settings(self, env) -> None:
+        # Jobs after a commit and periodic jobs: "celery" (a worker, through Redis), "thread"
+        # (in-process pool) or "eager" (inline, after commit); Celery whenever a broker is set.
+        self.CELERY_BROKER_URL = env.get("CELERY_BROKER_URL") or self.REDIS_URL
+        self.CELERY_RESULT_BACKEND = env.get("CELERY_RESULT_BACKEND")
+        self.JOBS_MODE = env.get("JOBS_MODE", "celery" if self.CELERY_BROKER_URL else "thread")
+        # A job asking to be retried runs again after 30 s, 60 s, 120 s … at most this many times.
+        self.JOBS_MAX_RETRIES = int(env.get("JOBS_MAX_RETRIES", "5"))
+        self.JOBS_RETRY_DELAY = float(env.get("JOBS_RETRY_DELAY", "30"))
+        # Email: "outbox" writes .eml files to MAIL_OUTBOX_DIR (unset: <instance>/outbox); "smtp".
+        # MAIL_ENABLED=0 turns the ticket emails off (the test suite, except the email tests).
+        self.MAIL_ENABLED = env.get("MAIL_ENABLED", "1") == "1"
+        self.MAIL_BACKEND = env.get("MAIL_BACKEND", self.DEFAULT_MAIL_BACKEND)
+        self.MAIL_OUTBOX_DIR = env.get("MAIL_OUTBOX_DIR")
+        self.MAIL_FROM = env.get("MAIL_FROM", self.DEFAULT_MAIL_FROM)
+        self.MAIL_SERVER = env.get("MAIL_SERVER")
+        self.MAIL_PORT = int(env.get("MAIL_PORT", "587"))
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME")
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD")
+        self.MAIL_USE_TLS = env.get("MAIL_USE_TLS", "1") == "1"     # STARTTLS
+        self.MAIL_USE_SSL = env.get("MAIL_USE_SSL", "0") == "1"     # TLS from the start (port 465)
+        self.MAIL_TIMEOUT = float(env.get("MAIL_TIMEOUT", "10"))
+
+    def _ticket_key_settings(self, env) -> None:
+        # The Ed25519 key that signs ticket codes: PEM (PKCS#8) or base64url of the 32-byte seed,
+        # inline or in a file. Unset: development keeps one in the instance folder; tests make one.
+        self.TICKET_SIGNING_KEY = env.get("TICKET_SIGNING_KEY")
+        self.TICKET_SIGNING_KEY_FILE = env.get("TICKET_SIGNING_KEY_FILE")
+        # The kid in every code; unset: the key's RFC 7638 thumbprint (16 characters).
+        self.TICKET_KEY_ID = env.get("TICKET_KEY_ID")
+        # Retired public keys whose codes are still honoured, as a JWKS JSON string.
+        self.TICKET_VERIFY_KEYS = env.get("TICKET_VERIFY_KEYS")
+
     def validate(self) -> None:
         """Refuse to start when a required setting is missing."""
+        if self.JOBS_MODE not in JOBS_MODES:
+            raise RuntimeError(f"JOBS_MODE must be one of {', '.join(JOBS_MODES)}")
+        if self.JOBS_MODE == "celery" and not self.CELERY_BROKER_URL:
+            raise RuntimeError("JOBS_MODE=celery needs REDIS_URL (or CELERY_BROKER_URL)")
+        if self.MAIL_BACKEND not in MAIL_BACKENDS:
+            raise RuntimeError(f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}")
         if self.MPESA_ENV not in MPESA_ENVS:
             raise RuntimeError(f"MPESA_ENV must be one of {', '.join(MPESA_ENVS)}")
         if self.MPESA_ENV in ("sandbox", "production"):
@@ -94,6 +136,8 @@ class Config:
                 raise RuntimeError(f"MPESA_ENV={self.MPESA_ENV} needs {', '.join(missing)}")
 
 
+JOBS_MODES = ("eager", "thread", "celery")
+MAIL_BACKENDS = ("outbox", "smtp")
 MPESA_ENVS = ("simulator", "sandbox", "production", "disabled")
 MPESA_CREDENTIALS = ("MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET", "MPESA_SHORTCODE",
                      "MPESA_PASSKEY", "MPESA_CALLBACK_BASE_URL")
@@ -129,10 +173,18 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
         self.BCRYPT_LOG_ROUNDS = 4
         self.JOBS_MODE = "eager"
+        # Building a QR per ticket of every paid order would slow the whole suite by half: the
+        # email tests turn emails on, and write them to a throwaway folder, never instance/outbox.
+        self.MAIL_ENABLED = False
+        self.MAIL_BACKEND = "outbox"
+        self.MAIL_OUTBOX_DIR = os.path.join(tempfile.gettempdir(), "ticksy-test-outbox")
         self.MPESA_ENV = "simulator"
         self.MPESA_QUERY_FIRST_SECONDS = 0
         self.STRIPE_SECRET_KEY = "sk_test_ticksy"
         self.STRIPE_WEBHOOK_SECRET = "whsec_ticksy_tests"
+        # A fresh in-memory ticket key per app; a test that needs a given key configures it.
+        self.TICKET_SIGNING_KEY = self.TICKET_SIGNING_KEY_FILE = None
+        self.TICKET_KEY_ID = self.TICKET_VERIFY_KEYS = None
 
 
 class ProductionConfig(Config):
@@ -140,6 +192,8 @@ class ProductionConfig(Config):
 
     ENV_NAME = "production"
     DEFAULT_MPESA_ENV = "production"
+    DEFAULT_MAIL_BACKEND = "smtp"
+    DEFAULT_MAIL_FROM = None
     REQUIRED = {"SECRET_KEY": "SECRET_KEY", "JWT_SECRET_KEY": "JWT_SECRET_KEY",
                 "SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
 
@@ -161,6 +215,13 @@ class ProductionConfig(Config):
             raise RuntimeError("The M-Pesa simulator cannot be used in production "
                                "(set MPESA_ENV to production, sandbox or disabled)")
         super().validate()
+        if not (self.TICKET_SIGNING_KEY or self.TICKET_SIGNING_KEY_FILE):
+            raise RuntimeError("Production needs the ticket signing key: set TICKET_SIGNING_KEY "
+                               "or TICKET_SIGNING_KEY_FILE")
+        if self.MAIL_BACKEND == "smtp":
+            missing = [name for name in ("MAIL_SERVER", "MAIL_FROM") if not getattr(self, name)]
+            if missing:
+                raise RuntimeError(f"MAIL_BACKEND=smtp needs {', '.join(missing)}")
 
 
 CONFIGS = {

@@ -6,6 +6,7 @@ from flask import Flask
 from config import Config, get_config
 from server import cli
 from server.errors import register_error_handlers
+from server.gate import codes as ticket_codes
 from server.extensions import TicksyApi, cors, db, jwt, migrate
 from server.tasks import load_jobs, periodic
 
@@ -44,5 +45,6 @@ def create_app(config: str | Config | None = None) -> Flask:
     register_error_handlers(app)
     cli.register(app)
     load_jobs()
+    ticket_codes.init_app(app)
     periodic.install(app)
     return app

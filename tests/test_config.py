@@ -10,14 +10,19 @@ REQUIRED = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL")
 MPESA_ENV = {"MPESA_CONSUMER_KEY": "key", "MPESA_CONSUMER_SECRET": "secret",
              "MPESA_SHORTCODE": "600999", "MPESA_PASSKEY": "passkey",
              "MPESA_CALLBACK_BASE_URL": "https://tickets.example.com"}
+SERVICES_ENV = {"TICKET_SIGNING_KEY": "GJ5BUBwfw5kkrr14-rFhMmOOvdvWTwGmYqMuO2cHVb0",
+                "MAIL_SERVER": "smtp.example.com", "MAIL_FROM": "Ticksy <tickets@example.com>"}
 PRODUCTION_ENV = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40,
-                  "DATABASE_URL": "postgresql://ticksy@db.invalid:5432/ticksy", **MPESA_ENV}
+                  "DATABASE_URL": "postgresql://ticksy@db.invalid:5432/ticksy", **MPESA_ENV,
+                  **SERVICES_ENV}
 
 
 @pytest.fixture
 def bare_env(monkeypatch):
     """No configuration variables set (whatever the developer's shell or .env holds)."""
-    for name in REQUIRED + tuple(MPESA_ENV) + (
+    for name in REQUIRED + tuple(MPESA_ENV) + tuple(SERVICES_ENV) + (
+            "TICKET_SIGNING_KEY_FILE", "TICKET_KEY_ID", "TICKET_VERIFY_KEYS", "MAIL_BACKEND",
+            "JOBS_MODE", "CELERY_BROKER_URL",
             "BCRYPT_LOG_ROUNDS", "TICKSY_ENV", "CORS_ORIGINS", "REDIS_URL", "MAX_CONTENT_LENGTH",
             "EMBEDDED_DATABASE_DIR", "MPESA_ENV", "MPESA_BASE_URL", "STRIPE_SECRET_KEY",
             "STRIPE_WEBHOOK_SECRET"):
@@ -62,7 +67,7 @@ def test_production_mpesa_needs_every_credential(bare_env, missing):
 
 
 def test_production_runs_without_mpesa_only_when_told(bare_env):
-    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL"):
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", *SERVICES_ENV):
         bare_env.setenv(name, PRODUCTION_ENV[name])
     bare_env.setenv("MPESA_ENV", "disabled")
     settings.ProductionConfig().validate()

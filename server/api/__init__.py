@@ -1,9 +1,9 @@
 """One blueprint per resource, registered with the Api in `create_app`."""
-from server.api import (admin, auth, docs, events, health, orders, organizer, payments, reviews,
-                        ticket_types, tickets, users)
+from server.api import (admin, auth, docs, events, gate, health, orders, organizer, payments,
+                        reviews, ticket_types, tickets, users)
 
 BLUEPRINTS = [health.blp, auth.blp, users.blp, events.blp, ticket_types.blp, orders.blp,
-              tickets.blp, reviews.blp, organizer.blp, payments.blp, admin.blp]
+              tickets.blp, gate.blp, reviews.blp, organizer.blp, payments.blp, admin.blp]
 
 
 def register_blueprints(api, app) -> None:

@@ -1,9 +1,10 @@
 """Tickets: mine, one, renaming, transfer, voiding."""
+from flask import Response
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from server.schemas.common import page_of
-from server.schemas.order import TicketListArgs, TicketOut, TicketUpdate, TransferIn
+from server.schemas.order import QrArgs, TicketListArgs, TicketOut, TicketUpdate, TransferIn
 from server.security import auth_required
 from server.services import tickets
 
@@ -51,3 +52,14 @@ def transfer_ticket(data, ticket_id):
 def void_ticket(ticket_id):
     """Void a ticket (the event's organizer, admins)."""
     return tickets.void_ticket(ticket_id=ticket_id, actor=current_user)
+
+
+@blp.get("/<int:ticket_id>/qr")
+@auth_required()
+@blp.arguments(QrArgs, location="query")
+@blp.response(200, content_type="image/png",
+              description="The QR of the ticket's signed code: PNG, or SVG with `format=svg`.")
+def ticket_qr(args, ticket_id):
+    """The QR code to show at the gate (the ticket's holder only)."""
+    image, mimetype = tickets.ticket_qr(ticket_id=ticket_id, viewer=current_user, **args)
+    return Response(image, mimetype=mimetype, headers={"Cache-Control": "private, no-store"})

@@ -1,5 +1,9 @@
 """Orders, their items and tickets."""
+from flask import has_request_context
+from flask_jwt_extended import get_current_user
 from marshmallow import Schema, fields, validate
+
+from server.gate.codes import code_for
 
 from server.models import OrderStatus, TicketStatus
 from server.schemas.common import Money, PageArgs, PersonOut, UTCDateTime, WholeNumber, text
@@ -44,6 +48,14 @@ class TicketTypeRefOut(Schema):
     name = fields.String()
 
 
+def _code_for_holder(ticket) -> str | None:
+    """The signed code, shown to the ticket's holder only and only while it can be used."""
+    viewer = get_current_user() if has_request_context() else None
+    if viewer is None or getattr(ticket, "holder_id", None) != viewer.id:
+        return None
+    return code_for(ticket) if ticket.status == TicketStatus.VALID else None
+
+
 class TicketOut(Schema):
     id = fields.Integer()
     order_id = fields.Integer()
@@ -53,6 +65,9 @@ class TicketOut(Schema):
     status = fields.Function(lambda ticket: ticket.status.value)
     issued_at = UTCDateTime()
     checked_in_at = UTCDateTime(allow_none=True)
+    code = fields.Function(_code_for_holder, metadata={
+        "description": "The signed code (compact JWS) its QR encodes; for the holder of a valid "
+                       "ticket only, otherwise null."})
 
 
 class OrderItemOut(Schema):
@@ -87,6 +102,10 @@ class TicketListArgs(PageArgs):
 
 class TicketUpdate(Schema):
     holder_name = text(120, required=True)
+
+
+class QrArgs(Schema):
+    format = fields.String(load_default="png", validate=validate.OneOf(["png", "svg"]))
 
 
 class TransferIn(Schema):

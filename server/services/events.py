@@ -9,6 +9,7 @@ from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.extensions import db
 from server.models import Event, EventStatus, Review, TicketOrder, TicketType, User, utcnow
 from server.services.order_lifecycle import close_event_orders
+from server.tasks import jobs
 
 EVENT_CANCELLED = Conflict("The event is cancelled and can no longer be changed.",
                            code="event_cancelled")
@@ -128,6 +129,7 @@ def update_event(*, event_id: int, actor: User, data: dict) -> Event:
     _check_times(event, data)
     if data.get("status") == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED:
         close_event_orders(event.id, actor)
+        jobs.after_commit("email.event_cancelled", event.id)
     for key, value in data.items():
         setattr(event, key, value)
     db.session.commit()

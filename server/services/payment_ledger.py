@@ -151,5 +151,6 @@ def flag(payment: Payment, reason: PaymentFlag) -> None:
 
 @jobs.job("orders.paid")
 def order_paid(order_id: int) -> None:
-    """After an order is paid: where the ticket email goes."""
+    """After an order is paid (its tickets issued): email the buyer their tickets."""
     log.info("order %s paid", order_id)
+    jobs.enqueue("email.order_paid", order_id)

@@ -5,10 +5,13 @@ from sqlalchemy import exists, or_, select
 
 from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.extensions import db
+from server.gate.codes import code_for
+from server.gate.qr import qr_image
 from server.models import Event, Ticket, TicketOrder, TicketStatus, User, event_staff, utcnow
 from server.services import inventory
 from server.services.accounts import find_user_by_email
 from server.services.pagination import Page, paginate
+from server.tasks import jobs
 
 NO_SUCH_TICKET = "No such ticket."
 
@@ -24,6 +27,9 @@ def issue_tickets(order: TicketOrder) -> list[Ticket]:
                       holder=order.buyer, holder_name=order.buyer.name, nonce=new_nonce())
                for item in order.items for _ in range(item.quantity)]
     db.session.add_all(tickets)
+    if order.id is None:
+        db.session.flush()  # the job below receives the order's id
+    jobs.after_commit("orders.paid", order.id)
     return tickets
 
 
@@ -78,6 +84,17 @@ def get_ticket(*, ticket_id: int, viewer: User) -> Ticket:
     return _visible_ticket(ticket_id, viewer)
 
 
+def ticket_qr(*, ticket_id: int, viewer: User, format: str = "png") -> tuple[bytes, str]:
+    """The QR image of a valid ticket's code, for its holder (others who see the ticket: 403)."""
+    ticket = _visible_ticket(ticket_id, viewer)
+    if ticket.holder_id != viewer.id:
+        raise Forbidden("Only the ticket's holder can show its code.")
+    if ticket.status != TicketStatus.VALID:
+        raise Conflict(f"This ticket is {ticket.status.value}: it has no code to show.",
+                       code="ticket_void" if ticket.status == TicketStatus.VOID else "ticket_used")
+    return qr_image(code_for(ticket), format)
+
+
 def rename_holder(*, ticket_id: int, actor: User, holder_name: str) -> Ticket:
     """Change the name printed on a ticket (its holder only)."""
     ticket = _held_by(ticket_id, actor)
@@ -98,6 +115,7 @@ def transfer_ticket(*, ticket_id: int, actor: User, email: str) -> Ticket:
     if recipient.id == actor.id:
         raise ValidationError(fields={"email": ["You already hold this ticket."]})
     ticket.holder_id, ticket.holder_name, ticket.nonce = recipient.id, recipient.name, new_nonce()
+    jobs.after_commit("email.ticket_transferred", ticket.id)
     db.session.commit()
     return ticket
 

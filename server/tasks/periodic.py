@@ -1,8 +1,9 @@
-"""In-process periodic jobs, for running without a broker (development, a single host).
+"""Periodic jobs (order expiry, payment reconciliation): registered jobs run on an interval.
 
-The first request a serving process handles starts one daemon thread that runs each job on its
-interval inside an app context. Every job is idempotent and locks what it changes, so several
-processes running it at once is harmless.
+With JOBS_MODE=celery, Celery beat runs them (see `celery_app.beat_schedule`). Otherwise the
+first request a serving process handles starts one daemon thread that runs each job on its
+interval inside an app context (PERIODIC_JOBS). Every job is idempotent and locks what it
+changes, so several processes running it at once is harmless.
 """
 import logging
 import threading
@@ -11,18 +12,23 @@ from typing import Callable
 from flask import Flask
 
 from server.extensions import db
+from server.tasks import jobs
 
 log = logging.getLogger(__name__)
 
 
+@jobs.job("orders.expire_due")
 def _expire_orders() -> None:
+    """Expire the pending orders whose hold has run out."""
     from server.services.order_lifecycle import expire_due_orders
 
     if count := expire_due_orders():
         log.info("expired %d orders", count)
 
 
+@jobs.job("payments.reconcile")
 def _reconcile_payments() -> None:
+    """Ask the providers about payments left pending; resend refunds."""
     from server.services import mpesa_payments, refunds, stripe_payments
 
     if count := (mpesa_payments.reconcile_due() + stripe_payments.reconcile_lapsed()
@@ -30,16 +36,20 @@ def _reconcile_payments() -> None:
         log.info("reconciled %d payments and refunds", count)
 
 
+# (job name, setting holding its interval in seconds), for the in-process loop and for beat.
+SCHEDULE = [("orders.expire_due", "ORDER_SWEEP_SECONDS"),
+            ("payments.reconcile", "RECONCILE_SECONDS")]
+
+
 def default_jobs(app: Flask) -> list[tuple[float, Callable[[], None]]]:
     """(interval in seconds, job) pairs to run in-process."""
-    return [(app.config["ORDER_SWEEP_SECONDS"], _expire_orders),
-            (app.config["RECONCILE_SECONDS"], _reconcile_payments)]
+    return [(app.config[setting], jobs.JOBS[name]) for name, setting in SCHEDULE]
 
 
-def run_forever(app: Flask, jobs, stop: threading.Event) -> None:
-    """Run `jobs` on their intervals until `stop` is set."""
-    tick = min(interval for interval, _ in jobs)
-    every = [(max(1, round(interval / tick)), job) for interval, job in jobs]
+def run_forever(app: Flask, schedule, stop: threading.Event) -> None:
+    """Run the (interval, job) pairs of `schedule` on their intervals until `stop` is set."""
+    tick = min(interval for interval, _ in schedule)
+    every = [(max(1, round(interval / tick)), job) for interval, job in schedule]
     ticks = 0
     while not stop.wait(tick):
         ticks += 1
@@ -60,8 +70,11 @@ def _run_once(app: Flask, job) -> None:
 
 
 def install(app: Flask) -> None:
-    """Start the periodic jobs with the first request, when PERIODIC_JOBS is on."""
-    if not app.config["PERIODIC_JOBS"]:
+    """Start the periodic jobs with the first request, when PERIODIC_JOBS is on.
+
+    With JOBS_MODE=celery they come from Celery beat instead, never from both.
+    """
+    if not app.config["PERIODIC_JOBS"] or app.config["JOBS_MODE"] == "celery":
         return
     started = threading.Lock()
     stop = threading.Event()

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import insert
 
 from server.extensions import db
+from server.gate.codes import code_for
 from server.models import (Payment, PaymentProvider, PaymentStatus, Refund, RefundMethod,
                            event_staff, utcnow)
 from server.services import reviews
@@ -130,6 +131,17 @@ MATRIX = [
     ("POST", "/api/admin/payments/{flagged_payment}/refund", None, ADMIN_ONLY),
     ("GET", "/api/admin/refunds", None, ADMIN_ONLY),
     ("POST", "/api/admin/refunds/{manual_refund}/complete", {"reference": "R1"}, ADMIN_ONLY),
+    ("GET", "/api/tickets/{ticket}/qr", None, TICKET_HOLDER_ONLY),
+    ("POST", "/api/checkin", lambda w: {"code": w["code"]}, expect(401, 403, 200, 403, 200)),
+    ("POST", "/api/checkin/sync", lambda w: [{"code": w["code"], "device_id": "d1",
+                                              "scanned_at": "2026-01-01T10:00:00Z"}], SIGNED_IN),
+    ("GET", "/api/checkin/public-key", None, EVERYONE),
+    ("GET", "/api/events/{sales_event}/checkin-list", None, MANAGERS),
+    ("GET", "/api/events/{draft}/checkin-list", None, expect(401, 404, 200, 404, 200)),
+    ("GET", "/api/events/{sales_event}/checkin-stats", None, MANAGERS),
+    ("GET", "/api/events/{draft}/checkin-stats", None, expect(401, 404, 200, 404, 200)),
+    ("GET", "/api/events/{sales_event}/staff", None, MANAGERS),
+    ("PUT", "/api/events/{sales_event}/staff", {"emails": ["attendee@example.com"]}, MANAGERS),
     ("GET", "/api/openapi.json", None, EVERYONE),
     ("GET", "/api/docs", None, EVERYONE),
 ]
@@ -191,7 +203,8 @@ def world(make_user, make_event, make_order, mpesa, stripe_fake):
     starts = (event.starts_at + timedelta(days=1)).isoformat()
     ends = (event.starts_at + timedelta(days=1, hours=3)).isoformat()
     event_body = {"title": "New", "venue": "Here", "starts_at": starts, "ends_at": ends}
-    return {"users": users, "ids": ids, "event_body": event_body, "target_email": target.email}
+    return {"users": users, "ids": ids, "event_body": event_body, "target_email": target.email,
+            "code": code_for(paid_order.tickets[0])}
 
 
 CASES = [(method, path, body, role, expected[role])

@@ -1,0 +1,175 @@
+"""Check-in: a signed code admits its ticket exactly once.
+
+The signature is checked before the database is touched, so a forged code costs no query. An
+admission is one statement: the scanner's right to scan the event, the guarded UPDATE that moves
+the ticket from valid to used, and the scan's record, in one round trip. Concurrent scans of one
+ticket race on that UPDATE's row lock; exactly one of them finds the ticket still valid.
+"""
+import logging
+from datetime import datetime
+from types import SimpleNamespace
+
+from sqlalchemy import text
+
+from server.errors import Conflict, Forbidden, NotFound
+from server.extensions import db
+from server.gate.codes import CodeClaims, InvalidCode, ticket_codes
+from server.models import ScanResult, TicketStatus, User, utcnow
+from server.tasks import jobs
+
+log = logging.getLogger(__name__)
+
+_ALLOWED = """
+    SELECT 1 FROM events e WHERE e.id = :event_id AND (
+        e.organizer_id = :scanner_id OR CAST(:is_admin AS boolean)
+        OR EXISTS (SELECT 1 FROM event_staff s WHERE s.event_id = e.id AND s.user_id = :scanner_id))
+"""
+
+_ADMIT = text(f"""
+    WITH allowed AS ({_ALLOWED}),
+    admitted AS (
+        UPDATE tickets SET status = 'used', checked_in_at = :at, checked_in_by_id = :scanner_id,
+                           checked_in_device = :device_id, updated_at = clock_timestamp()
+        WHERE id = :ticket_id AND event_id = :event_id AND nonce = :nonce AND status = 'valid'
+          AND EXISTS (SELECT 1 FROM allowed)
+        RETURNING id, order_id, event_id, ticket_type_id, holder_name, issued_at, checked_in_at
+    ),
+    logged AS (
+        INSERT INTO checkin_scans (event_id, ticket_id, scanner_id, device_id, result, offline,
+                                   scanned_at, recorded_at)
+        SELECT event_id, id, :scanner_id, :device_id, 'admitted', :offline, :at, now()
+        FROM admitted
+    )
+    SELECT EXISTS (SELECT 1 FROM allowed) AS allowed, a.id, a.order_id, a.event_id,
+           a.ticket_type_id, a.holder_name, a.issued_at, a.checked_in_at,
+           tt.name AS tier_name, e.title, e.starts_at, e.venue
+    FROM (SELECT 1) AS one
+    LEFT JOIN admitted a ON true
+    LEFT JOIN ticket_types tt ON tt.id = a.ticket_type_id
+    LEFT JOIN events e ON e.id = a.event_id
+""")
+
+_WHY_NOT = text("""
+    SELECT t.status, t.nonce, t.event_id, t.checked_in_at, t.checked_in_device,
+           u.id AS by_id, u.name AS by_name
+    FROM tickets t LEFT JOIN users u ON u.id = t.checked_in_by_id
+    WHERE t.id = :ticket_id
+""")
+
+_LOG = text("""
+    INSERT INTO checkin_scans (event_id, ticket_id, scanner_id, device_id, result, offline,
+                               scanned_at, recorded_at)
+    VALUES (:event_id, :ticket_id, :scanner_id, :device_id, :result, :offline, :at, now())
+""")
+
+
+class InvalidTicket(NotFound):
+    """A code that is forged, altered, retired by a transfer, or names no ticket."""
+
+    code, message = "invalid_ticket", "This is not a valid ticket."
+
+
+def _admitted_ticket(row) -> SimpleNamespace:
+    """The admitted ticket, shaped like a Ticket for the ticket schema."""
+    return SimpleNamespace(
+        id=row.id, order_id=row.order_id, event_id=row.event_id, holder_name=row.holder_name,
+        status=TicketStatus.USED, issued_at=row.issued_at, checked_in_at=row.checked_in_at,
+        event=SimpleNamespace(id=row.event_id, title=row.title, starts_at=row.starts_at,
+                              venue=row.venue),
+        ticket_type=SimpleNamespace(id=row.ticket_type_id, name=row.tier_name))
+
+
+def _verify(code: str, scanner: User, device_id: str | None) -> CodeClaims:
+    try:
+        return ticket_codes().verify(code)
+    except InvalidCode as exc:
+        log.info("invalid code scanned by user %s (%s)", scanner.id, exc)
+        jobs.enqueue("gate.record_invalid_scan", scanner.id, device_id, utcnow().isoformat())
+        raise InvalidTicket() from None
+
+
+def _params(claims: CodeClaims, scanner: User, device_id, at: datetime, offline: bool) -> dict:
+    return {"event_id": claims.event_id, "ticket_id": claims.ticket_id, "nonce": claims.nonce,
+            "scanner_id": scanner.id, "is_admin": scanner.has_role("admin"),
+            "device_id": device_id, "at": at, "offline": offline}
+
+
+def _refusal(claims: CodeClaims, allowed: bool, params: dict) -> tuple[ScanResult, dict | None]:
+    """Why a verified code was not admitted: (result, details), recorded as a scan."""
+    ticket = db.session.execute(_WHY_NOT, params).first()
+    if not allowed:
+        result, details = ScanResult.FORBIDDEN, None
+    elif ticket is None or ticket.event_id != claims.event_id or ticket.nonce != claims.nonce:
+        result, details = ScanResult.INVALID, None
+    elif ticket.status == TicketStatus.USED.value:
+        resent = params["offline"] and ticket.checked_in_device == params["device_id"]
+        conflict = params["offline"] and not resent
+        result = ScanResult.CONFLICT if conflict else ScanResult.ALREADY_CHECKED_IN
+        details = {"checked_in_at": ticket.checked_in_at,
+                   "checked_in_by": {"id": ticket.by_id, "name": ticket.by_name},
+                   "device_id": ticket.checked_in_device}
+    else:
+        result, details = ScanResult.VOID, None
+    db.session.execute(_LOG, {**params, "result": result.value,
+                              "ticket_id": claims.ticket_id if ticket else None,
+                              "event_id": ticket.event_id if ticket else None})
+    return result, details
+
+
+def _scan(claims: CodeClaims, scanner: User, device_id, at: datetime, offline: bool):
+    """(result, admitted ticket or None, details) for one verified code; commits."""
+    params = _params(claims, scanner, device_id, at, offline)
+    row = db.session.execute(_ADMIT, params).first()
+    if row.id is not None:
+        db.session.commit()
+        return ScanResult.ADMITTED, _admitted_ticket(row), None
+    result, details = _refusal(claims, row.allowed, params)
+    db.session.commit()
+    return result, None, details
+
+
+def check_in(*, code: str, scanner: User, device_id: str | None = None) -> dict:
+    """Admit the ticket a code names, once; every attempt is recorded."""
+    claims = _verify(code, scanner, device_id)
+    result, ticket, details = _scan(claims, scanner, device_id, utcnow(), offline=False)
+    if result == ScanResult.ADMITTED:
+        return {"result": result.value, "ticket": ticket}
+    if result == ScanResult.FORBIDDEN:
+        raise Forbidden("You are not gate staff for this event.")
+    if result == ScanResult.ALREADY_CHECKED_IN:
+        raise Conflict("This ticket has already been checked in.", code="already_checked_in",
+                       details={**details, "checked_in_at": details["checked_in_at"].isoformat()})
+    if result == ScanResult.VOID:
+        raise Conflict("This ticket is void.", code="ticket_void")
+    raise InvalidTicket()
+
+
+def sync_offline_scans(*, scanner: User, scans: list[dict]) -> dict:
+    """Scans made while offline: admit those still valid, report the rest and every conflict."""
+    results, now = [], utcnow()
+    for index, scan in enumerate(scans):
+        entry = {"index": index, "device_id": scan.get("device_id")}
+        try:
+            claims = ticket_codes().verify(scan["code"])
+        except InvalidCode:
+            results.append({**entry, "result": ScanResult.INVALID.value, "ticket_id": None})
+            continue
+        at = min(scan.get("scanned_at") or now, now)
+        result, _, details = _scan(claims, scanner, scan.get("device_id"), at, offline=True)
+        if result == ScanResult.ALREADY_CHECKED_IN:  # offline, only when a device resends a scan
+            result, details = ScanResult.ADMITTED, None
+        results.append({**entry, "result": result.value, "ticket_id": claims.ticket_id,
+                        "first_check_in": details})
+    summary = {result.value: 0 for result in ScanResult}
+    for item in results:
+        summary[item["result"]] += 1
+    return {"results": results, "summary": summary}
+
+
+@jobs.job("gate.record_invalid_scan")
+def record_invalid_scan(scanner_id: int, device_id: str | None, scanned_at: str) -> None:
+    """Record a forged or unreadable code's scan, off the request path."""
+    db.session.execute(_LOG, {"event_id": None, "ticket_id": None, "scanner_id": scanner_id,
+                              "device_id": device_id, "result": ScanResult.INVALID.value,
+                              "offline": False, "at": datetime.fromisoformat(scanned_at)})
+    db.session.commit()
