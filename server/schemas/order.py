@@ -50,8 +50,9 @@ class TicketTypeRefOut(Schema):
 
 def _code_for_holder(ticket) -> str | None:
     """The signed code, shown to the ticket's holder only and only while it can be used."""
-    viewer = get_current_user() if has_request_context() else None
-    if viewer is None or getattr(ticket, "holder_id", None) != viewer.id:
+    holder_id = getattr(ticket, "holder_id", None)  # a check-in answer carries none
+    viewer = get_current_user() if holder_id and has_request_context() else None
+    if viewer is None or holder_id != viewer.id:
         return None
     return code_for(ticket) if ticket.status == TicketStatus.VALID else None
 
