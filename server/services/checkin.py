@@ -6,7 +6,7 @@ the ticket from valid to used, and the scan's record, in one round trip. Concurr
 ticket race on that UPDATE's row lock; exactly one of them finds the ticket still valid.
 """
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from sqlalchemy import text
@@ -79,6 +79,11 @@ def _admitted_ticket(row) -> SimpleNamespace:
         ticket_type=SimpleNamespace(id=row.ticket_type_id, name=row.tier_name))
 
 
+def _iso(moment: datetime) -> str:
+    """UTC with a `Z`, as every timestamp of the API."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _verify(code: str, scanner: User, device_id: str | None) -> CodeClaims:
     try:
         return ticket_codes().verify(code)
@@ -138,7 +143,7 @@ def check_in(*, code: str, scanner: User, device_id: str | None = None) -> dict:
         raise Forbidden("You are not gate staff for this event.")
     if result == ScanResult.ALREADY_CHECKED_IN:
         raise Conflict("This ticket has already been checked in.", code="already_checked_in",
-                       details={**details, "checked_in_at": details["checked_in_at"].isoformat()})
+                       details={**details, "checked_in_at": _iso(details["checked_in_at"])})
     if result == ScanResult.VOID:
         raise Conflict("This ticket is void.", code="ticket_void")
     raise InvalidTicket()

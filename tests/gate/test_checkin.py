@@ -59,8 +59,7 @@ def test_owner_admits_a_ticket_once(organizer_client, paid, code):
     assert error["code"] == "already_checked_in"
     assert error["details"]["checked_in_by"]["id"] == paid.event.organizer_id
     assert error["details"]["device_id"] == "gate-1"
-    assert error["details"]["checked_in_at"] == body["ticket"]["checked_in_at"].replace(
-        "Z", "+00:00")
+    assert error["details"]["checked_in_at"] == body["ticket"]["checked_in_at"]
     assert (scans("admitted"), scans("already_checked_in")) == (1, 1)
 
 
