@@ -13,6 +13,7 @@ Run it with `make bench` (README in this folder). In short:
 """
 import argparse
 import atexit
+import base64
 import contextlib
 import json
 import os
@@ -560,7 +561,13 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
 
     # One set of secrets for the server and the token maker; production settings throughout.
     secrets_env = {"SECRET_KEY": secrets.token_urlsafe(32),
-                   "JWT_SECRET_KEY": secrets.token_urlsafe(48)}
+                   "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+                   # Production also wants a ticket key and its providers; the rush needs neither.
+                   "TICKET_SIGNING_KEY": base64.urlsafe_b64encode(
+                       secrets.token_bytes(32)).rstrip(b"=").decode("ascii"),
+                   "MPESA_ENV": "disabled", "MAIL_ENABLED": "0", "MAIL_BACKEND": "smtp",
+                   "MAIL_SERVER": "127.0.0.1", "MAIL_FROM": "Ticksy bench <bench@ticksy.test>",
+                   "JOBS_MODE": "thread"}
     os.environ.update(DATABASE_URL=url, TICKSY_ENV="production", **secrets_env)
     from server import create_app
 
