@@ -541,10 +541,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def _on_signal(signum, _frame):
-    raise SystemExit(128 + signum)
-
-
 def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     started = datetime.now(timezone.utc)
     stamp = started.strftime("%Y%m%dT%H%M%SZ") + (f"-{args.label}" if args.label else "")
@@ -697,12 +693,8 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     report["checks"] = evaluate(report)
     report["all_targets_met"] = all(report["checks"].values())
 
-    json_path = RESULTS / f"bench-{stamp}.json"
-    md_path = RESULTS / f"bench-{stamp}.md"
-    json_path.write_text(json.dumps(report, indent=2, default=str))
-    md_path.write_text(render_markdown(report))
-    shutil.copyfile(json_path, RESULTS / "latest.json")
-    shutil.copyfile(md_path, RESULTS / "latest.md")
+    json_path, md_path = procs.write_results(report, RESULTS, f"bench-{stamp}", "latest",
+                                             render_markdown, log)
     print_summary(report)
     if report.get("profile"):
         for phase, text in report["profile"].items():
@@ -712,25 +704,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    # Ctrl-C raises KeyboardInterrupt even when started from a shell that ignores SIGINT.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    with contextlib.ExitStack() as stack:
-        try:
-            report = run(args, stack)
-        except KeyboardInterrupt:
-            log("interrupted: stopping everything the benchmark started")
-            return 130
-        except SystemExit as stop:
-            if stop.code and isinstance(stop.code, int) and stop.code > 128:
-                log("terminated: stopping everything the benchmark started")
-            raise
-    log("gunicorn and everything the benchmark started are stopped")
-    if os.environ.get("BENCH_STRICT") and not report["all_targets_met"]:
-        return 1
-    return 0
+    return procs.run_main(run, parse_args(argv), log)
 
 
 if __name__ == "__main__":

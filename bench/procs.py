@@ -2,7 +2,10 @@
 
 Linux only: memory and CPU are read from /proc.
 """
+import contextlib
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -287,3 +290,43 @@ def wait_quiet(max_wait_s: float, threshold_pct: float = 20.0, window_s: float =
         if busy_pct < threshold_pct or waited >= max_wait_s:
             return {"waited_s": round(waited, 1), "busy_pct": round(busy_pct, 1),
                     "quiet": busy_pct < threshold_pct}
+
+
+def _on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def write_results(report: dict, results: Path, name: str, latest: str, render_markdown,
+                  log) -> tuple[Path, Path]:
+    """Write `report` as <name>.json/.md in `results`, copied to <latest>.json/.md."""
+    json_path, md_path = results / f"{name}.json", results / f"{name}.md"
+    json_path.write_text(json.dumps(report, indent=2, default=str))
+    md_path.write_text(render_markdown(report))
+    shutil.copyfile(json_path, results / f"{latest}.json")
+    shutil.copyfile(md_path, results / f"{latest}.md")
+    return json_path, md_path
+
+
+def run_main(run, args, log) -> int:
+    """Run a benchmark, stopping everything it started on Ctrl-C, SIGTERM, SIGHUP or an error.
+
+    Exits 1 with BENCH_STRICT set when a target is missed; a measurement otherwise exits 0.
+    """
+    # Ctrl-C raises KeyboardInterrupt even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    with contextlib.ExitStack() as stack:
+        try:
+            report = run(args, stack)
+        except KeyboardInterrupt:
+            log("interrupted: stopping everything the benchmark started")
+            return 130
+        except SystemExit as stop:
+            if stop.code and isinstance(stop.code, int) and stop.code > 128:
+                log("terminated: stopping everything the benchmark started")
+            raise
+    log("gunicorn and everything the benchmark started are stopped")
+    if os.environ.get("BENCH_STRICT") and not report["all_targets_met"]:
+        return 1
+    return 0

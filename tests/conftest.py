@@ -75,6 +75,20 @@ def mpesa(mpesa_simulator):
 
 
 @pytest.fixture
+def eager_celery(app, monkeypatch):
+    """JOBS_MODE=celery with a Celery app that runs its tasks (and their retries) inline."""
+    from server.tasks import celery_app
+
+    monkeypatch.setitem(app.config, "JOBS_MODE", "celery")
+    monkeypatch.setitem(app.config, "CELERY_BROKER_URL", "memory://")
+    monkeypatch.setitem(app.config, "JOBS_MAX_RETRIES", 2)
+    celery = celery_app.make_celery(app)
+    celery.conf.task_always_eager = True
+    monkeypatch.setitem(app.extensions, "celery", celery)
+    return celery
+
+
+@pytest.fixture
 def stripe_fake(stripe_api):
     """The Stripe fake, emptied for this test."""
     stripe_api.reset()

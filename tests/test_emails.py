@@ -16,7 +16,7 @@ from server.gate.codes import code_for
 from server.gate.qr import qr_image
 from server.models import (EmailDelivery, EmailStatus, OrderStatus, Ticket, TicketOrder,
                            TicketStatus, utcnow)
-from server.tasks import celery_app, jobs
+from server.tasks import jobs
 
 
 class Outbox:
@@ -211,18 +211,7 @@ def test_cancelling_an_event_twice_emails_nobody_twice(app, outbox, event, make_
 
 # --- failures ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def retrying_runner(app, monkeypatch):
-    """JOBS_MODE=celery with Celery running tasks, and their retries, inline."""
-    monkeypatch.setitem(app.config, "JOBS_MODE", "celery")
-    monkeypatch.setitem(app.config, "CELERY_BROKER_URL", "memory://")
-    monkeypatch.setitem(app.config, "JOBS_MAX_RETRIES", 2)
-    celery = celery_app.make_celery(app)
-    celery.conf.task_always_eager = True
-    monkeypatch.setitem(app.extensions, "celery", celery)
-
-
-def test_a_failing_smtp_server_never_fails_the_order(broken_smtp, retrying_runner, event,
+def test_a_failing_smtp_server_never_fails_the_order(broken_smtp, eager_celery, event,
                                                      make_order):
     order = make_order(event, {event.ticket_types[0]: 2}, paid=True)  # no exception here
 

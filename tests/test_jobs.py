@@ -55,18 +55,6 @@ def thread_mode(app, monkeypatch):
     return app
 
 
-@pytest.fixture
-def eager_celery(app, monkeypatch):
-    """JOBS_MODE=celery with a Celery app that runs its tasks (and their retries) inline."""
-    monkeypatch.setitem(app.config, "JOBS_MODE", "celery")
-    monkeypatch.setitem(app.config, "CELERY_BROKER_URL", "memory://")
-    monkeypatch.setitem(app.config, "JOBS_MAX_RETRIES", 2)
-    celery = celery_app.make_celery(app)
-    celery.conf.task_always_eager = True
-    monkeypatch.setitem(app.extensions, "celery", celery)
-    return celery
-
-
 # --- eager (the test suite's mode) ------------------------------------------------------------
 
 def test_a_job_runs_after_commit_and_with_its_ids(app, register):

@@ -117,7 +117,6 @@ def confirm(order: TicketOrder, payment: Payment) -> bool:
                     payment.id, order.id, order.status.value)
         return True
     order.payment_method = PaymentMethod(payment.provider.value)
-    jobs.after_commit("orders.paid", order.id)
     return True
 
 
