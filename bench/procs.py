@@ -252,7 +252,9 @@ class CpuMeter:
         times = os.times()
         return {"wall": time.monotonic(), "busy": busy, "total": total,
                 "workers": sum(cpu_seconds(pid) for pid in self.worker_pids),
-                "loadgen": times.user + times.system}
+                # the load generator: this process and the ones it waited for (wrk)
+                "loadgen": times.user + times.system + times.children_user
+                + times.children_system}
 
     def __enter__(self) -> "CpuMeter":
         self.start = self._now()

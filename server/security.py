@@ -1,8 +1,9 @@
 """JWT wiring: identity, role claims, per-request user loading, revocation and guards."""
 from functools import wraps
 
-from flask import g
-from flask_jwt_extended import current_user, verify_jwt_in_request
+from flask import g, request
+from flask_jwt_extended import current_user, decode_token, verify_jwt_in_request
+from flask_jwt_extended.exceptions import NoAuthorizationError, WrongTokenError
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -82,6 +83,34 @@ def auth_required(*roles: str, refresh: bool = False, optional: bool = False,
         return wrapper
 
     return decorator
+
+
+def access_claims_required(view):
+    """Require a valid access token, checking its signature and expiry only.
+
+    For the gate's hot path: the view's own statement re-checks the account and the token's
+    revocation in the same round trip that does the work (no query just to authenticate), so
+    the view must pass `token_claims()["sub"]` and `["jti"]` on to a service that does so.
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NoAuthorizationError("Missing Bearer token")
+        claims = decode_token(token.strip())
+        if claims.get("type") != "access":
+            raise WrongTokenError("Only access tokens are allowed")
+        g.token_claims = claims
+        return view(*args, **kwargs)
+
+    _document_security(wrapper, optional=False)
+    return wrapper
+
+
+def token_claims() -> dict:
+    """The claims `access_claims_required` verified for this request."""
+    return g.token_claims
 
 
 def roles_required(*roles: str):

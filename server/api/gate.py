@@ -1,5 +1,5 @@
 """At the gate: check-in, offline scans, gate staff, check-in figures, verification keys."""
-from flask_jwt_extended import current_user
+from flask_jwt_extended import current_user, get_jwt
 from flask_smorest import Blueprint
 
 from server.errors import ValidationError
@@ -7,7 +7,8 @@ from server.gate.codes import ticket_codes
 from server.schemas.gate import (CheckinIn, CheckinListArgs, CheckinListOut, CheckinOut,
                                  CheckinStatsOut, JwksOut, OfflineScanIn, StaffIn, StaffOut,
                                  SyncOut)
-from server.security import auth_required
+from server import ratelimits
+from server.security import access_claims_required, auth_required, token_claims
 from server.services import checkin, gate
 
 blp = Blueprint("gate", __name__, url_prefix="/api", description="Check-in at the gate")
@@ -16,13 +17,15 @@ MAX_SYNC = 1000
 
 
 @blp.post("/checkin")
-@auth_required()
+@access_claims_required
+@ratelimits.check_in
 @blp.arguments(CheckinIn)
 @blp.response(200, CheckinOut)
 def check_in(data):
     """Admit the ticket a scanned code names, exactly once (event owner, staff, admins)."""
-    return checkin.check_in(code=data["code"], scanner=current_user,
-                            device_id=data.get("device_id"))
+    claims = token_claims()
+    return checkin.check_in(code=data["code"], scanner_id=int(claims["sub"]),
+                            token_id=claims["jti"], device_id=data.get("device_id"))
 
 
 @blp.post("/checkin/sync")
@@ -33,7 +36,8 @@ def sync_offline_scans(scans):
     """Scans made offline (`[{code, scanned_at, device_id}]`): admitted, refused or in conflict."""
     if len(scans) > MAX_SYNC:
         raise ValidationError(fields={"_schema": [f"At most {MAX_SYNC} scans per request."]})
-    return checkin.sync_offline_scans(scanner=current_user, scans=scans)
+    return checkin.sync_offline_scans(scanner=current_user, token_id=get_jwt()["jti"],
+                                      scans=scans)
 
 
 @blp.get("/checkin/public-key")
