@@ -7,6 +7,8 @@ from dotenv import load_dotenv
 
 load_dotenv()
 
+ROOT_DIR = os.path.dirname(os.path.abspath(__file__))
+
 
 def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
@@ -19,6 +21,8 @@ class Config:
     DEFAULT_MPESA_ENV = "simulator"
     DEFAULT_MAIL_BACKEND = "outbox"
     DEFAULT_MAIL_FROM = "Ticksy <tickets@ticksy.test>"
+    DEFAULT_LOG_FORMAT = "text"
+    DEFAULT_HSTS_SECONDS = 0
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
     JWT_TOKEN_LOCATION = ["headers"]
@@ -38,11 +42,15 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL")
         # A request waits at most this long for a row lock, then gets 409 `busy` + Retry-After.
         lock_timeout_ms = int(env.get("DB_LOCK_TIMEOUT_MS", "5000"))
+        # libpq waits forever for a server that accepts the connection but never answers: a
+        # short connect timeout turns an unreachable database into a quick 503 (and /api/health).
+        connect_timeout = int(env.get("DB_CONNECT_TIMEOUT", "3"))
         # No pre-ping round trip per request: a connection found dead fails that one request
         # (503) and SQLAlchemy then replaces the pool's connections.
         self.SQLALCHEMY_ENGINE_OPTIONS = {
             "pool_recycle": 1800,
-            "connect_args": {"options": f"-c lock_timeout={lock_timeout_ms}"}}
+            "connect_args": {"options": f"-c lock_timeout={lock_timeout_ms}",
+                             "connect_timeout": connect_timeout}}
         self.REDIS_URL = env.get("REDIS_URL")
         self.CORS_ORIGINS = _env_list("CORS_ORIGINS")
         self.BCRYPT_LOG_ROUNDS = int(env.get("BCRYPT_LOG_ROUNDS", "12"))
@@ -57,9 +65,17 @@ class Config:
         self.EMBEDDED_DATABASE_DIR = env.get("EMBEDDED_DATABASE_DIR")
         # Public URL of the web client (Stripe's redirects); unset: the URL of the request.
         self.APP_BASE_URL = env.get("APP_BASE_URL")
+        # The built web client served at `/` (`make client` builds it).
+        # Scans of forged codes are written in batches at most this many seconds apart.
+        self.INVALID_SCAN_FLUSH_SECONDS = float(env.get("INVALID_SCAN_FLUSH_SECONDS", "1"))
+        self.CLIENT_DIST = env.get("TICKSY_CLIENT_DIST") or os.path.join(ROOT_DIR, "client", "dist")
+        # Logs on stderr: "json" (one object per line, production's default) or "text".
+        self.LOG_FORMAT = env.get("LOG_FORMAT", self.DEFAULT_LOG_FORMAT)
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
         self._payment_settings(env)
         self._job_and_mail_settings(env)
         self._ticket_key_settings(env)
+        self._abuse_settings(env)
 
     def _payment_settings(self, env) -> None:
         # M-Pesa: "simulator" (the bundled fake), "sandbox", "production" or "disabled".
@@ -120,8 +136,37 @@ class Config:
         # Retired public keys whose codes are still honoured, as a JWKS JSON string.
         self.TICKET_VERIFY_KEYS = env.get("TICKET_VERIFY_KEYS")
 
+    def _abuse_settings(self, env) -> None:
+        # Rate limits (flask-limiter, fixed windows): shared in Redis when REDIS_URL is set (or
+        # RATELIMIT_STORAGE_URI), else counted per process in memory. Limits use the
+        # flask-limiter notation ("5/minute;30/hour"); docs/security.md lists what each guards.
+        self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "1") == "1"
+        self.RATELIMIT_STORAGE_URI = (env.get("RATELIMIT_STORAGE_URI") or self.REDIS_URL
+                                      or "memory://")
+        self.RATELIMIT_STRATEGY = "fixed-window"  # one counter per key: the cheapest check
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "ticksy")
+        # Redis down: count in memory meanwhile rather than fail every limited request.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_HEADERS_ENABLED = False  # X-RateLimit-* would cost a read per request
+        for name, default in RATE_LIMITS.items():
+            setattr(self, name, env.get(name, default))
+        # bcrypt hashes at once per process; one more login or registration gets 429.
+        self.BCRYPT_MAX_CONCURRENT = max(1, int(env.get("BCRYPT_MAX_CONCURRENT", "2")))
+        # JSON bodies: deeper nesting is 400, a longer array 422, before any schema runs.
+        self.JSON_MAX_DEPTH = int(env.get("JSON_MAX_DEPTH", "32"))
+        self.JSON_MAX_ARRAY_ITEMS = int(env.get("JSON_MAX_ARRAY_ITEMS", "1000"))
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
+        self.TRUSTED_PROXY_HOPS = int(env.get("TRUSTED_PROXY_HOPS", "0"))
+        self.HSTS_SECONDS = int(env.get("HSTS_SECONDS", str(self.DEFAULT_HSTS_SECONDS)))
+        self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY", DEFAULT_CSP)
+
     def validate(self) -> None:
         """Refuse to start when a required setting is missing."""
+        if self.LOG_FORMAT is not None and self.LOG_FORMAT not in LOG_FORMATS:
+            raise RuntimeError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        if self.LOG_LEVEL not in LOG_LEVELS:
+            raise RuntimeError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         if self.JOBS_MODE not in JOBS_MODES:
             raise RuntimeError(f"JOBS_MODE must be one of {', '.join(JOBS_MODES)}")
         if self.JOBS_MODE == "celery" and not self.CELERY_BROKER_URL:
@@ -136,14 +181,34 @@ class Config:
                 raise RuntimeError(f"MPESA_ENV={self.MPESA_ENV} needs {', '.join(missing)}")
 
 
+# Per-route rate limits (name → default); each is a setting read from the same env variable.
+RATE_LIMITS = {
+    "RATELIMIT_LOGIN_IP": "20/minute;200/hour",
+    "RATELIMIT_LOGIN_ACCOUNT": "5/minute;30/hour",
+    "RATELIMIT_REGISTER_IP": "10/minute;50/hour",
+    "RATELIMIT_REGISTER_ACCOUNT": "3/minute;10/hour",
+    "RATELIMIT_STK_PUSH_USER": "5/minute;30/hour",
+    "RATELIMIT_STK_PUSH_PHONE": "1/minute;10/hour",
+    "RATELIMIT_ORDER_USER": "20/minute;300/hour",
+    "RATELIMIT_TRANSFER_USER": "10/minute;50/hour",
+    "RATELIMIT_CHECKIN_DEVICE": "10/second",
+}
+# The API and the built client (scripts and styles from this origin only; QR codes are blob:
+# and data: images); nothing may frame any page.
+DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+               "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; "
+               "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 JOBS_MODES = ("eager", "thread", "celery")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAIL_BACKENDS = ("outbox", "smtp")
 MPESA_ENVS = ("simulator", "sandbox", "production", "disabled")
 MPESA_CREDENTIALS = ("MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET", "MPESA_SHORTCODE",
                      "MPESA_PASSKEY", "MPESA_CALLBACK_BASE_URL")
 
-DEVELOPMENT_SECRETS = {"SECRET_KEY": "development-only-secret-key",
-                       "JWT_SECRET_KEY": "development-only-jwt-secret-key-0123456789"}
+# Placeholders for development only: ProductionConfig.validate refuses them.
+DEVELOPMENT_SECRETS = {"SECRET_KEY": "development-only-secret-key",  # nosec B105
+                       "JWT_SECRET_KEY": "development-only-jwt-secret-key-0123456789"}  # nosec B105
 
 
 class DevelopmentConfig(Config):
@@ -168,11 +233,15 @@ class TestingConfig(Config):
 
     def __init__(self) -> None:
         super().__init__()
-        self.SECRET_KEY = "testing-secret-key"
-        self.JWT_SECRET_KEY = "testing-jwt-secret-key-0123456789abcdef"
+        # Test-suite values (bandit B105): they sign nothing outside the tests.
+        self.SECRET_KEY = "testing-secret-key"  # nosec B105
+        self.JWT_SECRET_KEY = "testing-jwt-secret-key-0123456789abcdef"  # nosec B105
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
         self.BCRYPT_LOG_ROUNDS = 4
+        # The root logger is pytest's: no handler is installed unless LOG_FORMAT is set.
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT")
         self.JOBS_MODE = "eager"
+        self.INVALID_SCAN_FLUSH_SECONDS = 0  # forged scans written at once; a test batches them
         # Building a QR per ticket of every paid order would slow the whole suite by half: the
         # email tests turn emails on, and write them to a throwaway folder, never instance/outbox.
         self.MAIL_ENABLED = False
@@ -180,11 +249,17 @@ class TestingConfig(Config):
         self.MAIL_OUTBOX_DIR = os.path.join(tempfile.gettempdir(), "ticksy-test-outbox")
         self.MPESA_ENV = "simulator"
         self.MPESA_QUERY_FIRST_SECONDS = 0
-        self.STRIPE_SECRET_KEY = "sk_test_ticksy"
-        self.STRIPE_WEBHOOK_SECRET = "whsec_ticksy_tests"
+        # The keys of the tests' fake Stripe (bandit B105).
+        self.STRIPE_SECRET_KEY = "sk_test_ticksy"  # nosec B105
+        self.STRIPE_WEBHOOK_SECRET = "whsec_ticksy_tests"  # nosec B105
         # A fresh in-memory ticket key per app; a test that needs a given key configures it.
         self.TICKET_SIGNING_KEY = self.TICKET_SIGNING_KEY_FILE = None
         self.TICKET_KEY_ID = self.TICKET_VERIFY_KEYS = None
+        # The limits are on, per process, at their defaults: each test starts with fresh counters.
+        self.RATELIMIT_ENABLED = True
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        for name, default in RATE_LIMITS.items():
+            setattr(self, name, default)
 
 
 class ProductionConfig(Config):
@@ -194,7 +269,10 @@ class ProductionConfig(Config):
     DEFAULT_MPESA_ENV = "production"
     DEFAULT_MAIL_BACKEND = "smtp"
     DEFAULT_MAIL_FROM = None
-    REQUIRED = {"SECRET_KEY": "SECRET_KEY", "JWT_SECRET_KEY": "JWT_SECRET_KEY",
+    DEFAULT_LOG_FORMAT = "json"
+    DEFAULT_HSTS_SECONDS = 31536000  # a year; TLS ends at the proxy in front of the app
+    # Setting → environment variable names, not values.
+    REQUIRED = {"SECRET_KEY": "SECRET_KEY", "JWT_SECRET_KEY": "JWT_SECRET_KEY",  # nosec B105
                 "SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
 
     def __init__(self) -> None:
@@ -211,6 +289,8 @@ class ProductionConfig(Config):
         reused = [name for name, value in DEVELOPMENT_SECRETS.items() if getattr(self, name) == value]
         if reused:
             raise RuntimeError(f"Development secrets cannot be used in production: {', '.join(reused)}")
+        if not self.RATELIMIT_ENABLED:
+            raise RuntimeError("Rate limits cannot be turned off in production (RATELIMIT_ENABLED=0)")
         if self.MPESA_ENV == "simulator":
             raise RuntimeError("The M-Pesa simulator cannot be used in production "
                                "(set MPESA_ENV to production, sandbox or disabled)")

@@ -11,7 +11,11 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# create_app has usually set up logging already (LOG_FORMAT), and pytest has its own: then
+# alembic.ini's is not applied. disable_existing_loggers=False: migrating inside a running
+# process must not silence the loggers the app had already created.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

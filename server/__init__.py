@@ -4,10 +4,11 @@ import os
 from flask import Flask
 
 from config import Config, get_config
-from server import cli
+from server import cli, hardening, logs, nul_guard, ratelimits
 from server.errors import register_error_handlers
 from server.gate import codes as ticket_codes
 from server.extensions import TicksyApi, cors, db, jwt, migrate
+from server.prepared import AUTOCOMMIT_BIND
 from server.tasks import load_jobs, periodic
 
 
@@ -28,13 +29,21 @@ def create_app(config: str | Config | None = None) -> Flask:
     config.validate()
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config)
-    app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app, config)
+    url = app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app, config)
+    # Single statements that are a transaction by themselves (the gate's admission) run on
+    # connections that stay in autocommit mode: no BEGIN/COMMIT round trips, no mode switches.
+    app.config["SQLALCHEMY_BINDS"] = {AUTOCOMMIT_BIND: {"url": url,
+                                                        "isolation_level": "AUTOCOMMIT"}}
     app.json.sort_keys = False
+    logs.init_app(app)  # first: its response hook then runs after every other one
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     jwt.init_app(app)
     cors.init_app(app, resources={r"/api/*": {"origins": config.CORS_ORIGINS}})
+    ratelimits.init_app(app)
+    hardening.init_app(app)
+    nul_guard.init_app(app)
     api = TicksyApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
 

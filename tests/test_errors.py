@@ -165,3 +165,24 @@ def test_connections_wait_for_row_locks_only_briefly(app):
 
     with app.app_context():
         assert db.session.execute(text("SHOW lock_timeout")).scalar() == "5s"
+
+
+# Found by the OpenAPI fuzz test: PostgreSQL text cannot hold NUL; the driver raised (a 500).
+@pytest.mark.parametrize("method, url, body, field", [
+    ("POST", "/api/auth/login", {"email": "a\x00@example.com", "password": "password123"}, "email"),
+    ("POST", "/api/auth/register", {"name": "N\x00", "email": "n@example.com",
+                                    "password": "password123"}, "name"),
+    ("GET", "/api/events?q=a%00b", None, "q"),
+    ("POST", "/api/payments/mpesa/callback/ab%00cd", {"Body": {}}, "_path"),
+])
+def test_nul_characters_are_a_validation_error(client, method, url, body, field):
+    resp = client.request(method, url, json=body)
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    assert error["code"] == "validation_error" and field in error["fields"]
+
+
+def test_nul_in_a_signed_in_update_writes_nothing(attendee_client, attendee):
+    resp = attendee_client.patch("/api/users/me", json={"name": "Wan\x00jiru"})
+    assert resp.status_code == 422 and "name" in resp.get_json()["error"]["fields"]
+    assert attendee_client.get("/api/users/me").get_json()["name"] == attendee.name

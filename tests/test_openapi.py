@@ -54,3 +54,15 @@ def test_docs_page_loads_its_assets_locally(client):
         asset = client.get(url)
         assert asset.status_code == 200, url
         assert len(asset.get_data()) > 1000, url
+
+
+def test_money_is_documented_as_a_decimal_string(client):
+    """API.md sends money as "1500.00": the document must not call it a number."""
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    for schema, field in [("TicketTypeOut", "price"), ("OrderOut", "total"),
+                          ("PaymentOut", "amount"), ("TicketTypeIn", "price")]:
+        prop = schemas[schema]["properties"][field]
+        assert prop["type"] == "string" and prop["format"] == "decimal", (schema, prop)
+        assert re.fullmatch(prop["pattern"], "1500.00")
+    price_from = schemas["EventOut"]["properties"]["price_from"]
+    assert price_from["type"] == "string" and price_from.get("nullable") is True

@@ -1,8 +1,9 @@
-"""Administration: users and their roles, every event and order, platform figures."""
+"""Administration: users and their roles, every event and order, platform figures, the audit log."""
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from server.schemas.admin import AdminUserListArgs, AdminUserUpdate, RolesIn, StatsOut
+from server.schemas.audit import AuditEntryOut, AuditListArgs
 from server.schemas.common import page_of
 from server.schemas.event import AdminEventListArgs, EventOut
 from server.schemas.order import AdminOrderListArgs, OrderOut
@@ -10,8 +11,8 @@ from server.schemas.payment import (PaymentListArgs, PaymentOut, RefundCompleteI
                                     RefundOut)
 from server.schemas.user import UserOut
 from server.security import roles_required
-from server.services import (admin_stats, admin_users, catalog, order_queries, payment_queries,
-                             refunds)
+from server.services import (admin_stats, admin_users, audit, catalog, order_queries,
+                             payment_queries, refunds)
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Administration")
 
@@ -117,4 +118,14 @@ def list_refunds(args):
 @blp.response(200, RefundOut)
 def complete_refund(data, refund_id):
     """Record that a manual refund was executed, with its reference."""
-    return refunds.complete_manual(refund_id=refund_id, reference=data["reference"])
+    return refunds.complete_manual(refund_id=refund_id, reference=data["reference"],
+                                   actor=current_user)
+
+
+@blp.get("/audit-log")
+@roles_required("admin")
+@blp.arguments(AuditListArgs, location="query")
+@blp.response(200, page_of(AuditEntryOut))
+def list_audit_log(args):
+    """Recorded decisions (roles, deactivations, refunds, voids, cancellations), newest first."""
+    return audit.list_entries(**args)

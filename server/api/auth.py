@@ -3,6 +3,7 @@ from flask_jwt_extended import current_user, get_jwt
 from flask_smorest import Blueprint
 
 from server.schemas.user import AccessTokenOut, AuthOut, LoginIn, RegisterIn, UserOut
+from server import ratelimits
 from server.security import auth_required
 from server.services import accounts
 
@@ -10,6 +11,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts 
 
 
 @blp.post("/register")
+@ratelimits.register
 @blp.arguments(RegisterIn)
 @blp.response(201, AuthOut)
 def register(data):
@@ -19,6 +21,7 @@ def register(data):
 
 
 @blp.post("/login")
+@ratelimits.login
 @blp.arguments(LoginIn)
 @blp.response(200, AuthOut)
 def login(data):

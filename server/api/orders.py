@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 
 from server.schemas.common import page_of
 from server.schemas.order import IdempotencyHeader, OrderIn, OrderListArgs, OrderOut
+from server import ratelimits
 from server.security import auth_required
 from server.services import order_lifecycle, order_queries, ordering
 
@@ -12,6 +13,7 @@ blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Order
 
 @blp.post("")
 @auth_required()
+@ratelimits.place_order
 @blp.arguments(OrderIn)
 @blp.arguments(IdempotencyHeader, location="headers")
 @blp.response(201, OrderOut)

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from server.schemas.common import page_of
 from server.schemas.order import QrArgs, TicketListArgs, TicketOut, TicketUpdate, TransferIn
+from server import ratelimits
 from server.security import auth_required
 from server.services import tickets
 
@@ -39,6 +40,7 @@ def rename_holder(data, ticket_id):
 
 @blp.post("/<int:ticket_id>/transfer")
 @auth_required()
+@ratelimits.transfer
 @blp.arguments(TransferIn)
 @blp.response(200, TicketOut)
 def transfer_ticket(data, ticket_id):

@@ -1,4 +1,5 @@
 """SQLAlchemy models, one module per aggregate."""
+from server.models.audit import AUDIT_TARGET_TYPES, AuditAction, AuditEntry
 from server.models.base import Base, utcnow
 from server.models.email import EmailDelivery, EmailStatus
 from server.models.event import Event, EventStatus, TicketType, event_staff
@@ -11,7 +12,7 @@ from server.models.review import Review
 from server.models.ticket import Ticket, TicketStatus
 from server.models.user import RevokedToken, Role, RoleName, User, user_roles
 
-__all__ = ["Base", "utcnow", "EmailDelivery", "EmailStatus", "CheckinScan", "ScanResult", "Event", "EventStatus", "TicketType", "event_staff", "OrderStatus",
+__all__ = ["AUDIT_TARGET_TYPES", "AuditAction", "AuditEntry", "Base", "utcnow", "EmailDelivery", "EmailStatus", "CheckinScan", "ScanResult", "Event", "EventStatus", "TicketType", "event_staff", "OrderStatus",
            "PaymentMethod", "TicketOrder", "TicketOrderItem", "Payment", "PaymentEvent",
            "PaymentFlag", "PaymentProvider", "PaymentStatus", "ProviderToken", "Refund",
            "RefundMethod", "RefundStatus", "StripeWebhookEvent", "Review", "Ticket", "TicketStatus",

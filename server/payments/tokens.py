@@ -42,7 +42,8 @@ class DatabaseTokenCache:
     def _shared(key: str, fetch) -> tuple[str, object]:
         table = ProviderToken.__table__
         with db.engine.begin() as conn:
-            conn.execute(insert(table).values(key=key, token="", expires_at=utcnow())
+            # An expired placeholder row to lock (bandit B106: no credential).
+            conn.execute(insert(table).values(key=key, token="", expires_at=utcnow())  # nosec B106
                          .on_conflict_do_nothing())
             row = conn.execute(select(table.c.token, table.c.expires_at)
                                .where(table.c.key == key).with_for_update()).one()

@@ -1,11 +1,19 @@
 """Users and authentication payloads."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from server.models import RoleName
 from server.schemas.common import UTCDateTime, text
 
-PASSWORD = {"validate": validate.Length(min=8, max=72,
-                                        error="Use between {min} and {max} characters.")}
+
+def _at_most_72_bytes(value: str) -> None:
+    """bcrypt reads 72 bytes; 72 characters outside ASCII (e.g. emoji) are more than that."""
+    if len(value.encode()) > 72:
+        raise ValidationError("Too long: use at most 72 bytes (fewer characters outside ASCII).")
+
+
+PASSWORD = {"validate": [validate.Length(min=8, max=72,
+                                         error="Use between {min} and {max} characters."),
+                         _at_most_72_bytes]}
 
 
 class UserOut(Schema):

@@ -6,8 +6,9 @@ from sqlalchemy import delete, select
 
 from server.errors import AppError, Conflict, ValidationError
 from server.extensions import db
+from server.services import audit
 from server.services.transactions import commit_or_conflict
-from server.models import RevokedToken, Role, RoleName, User, utcnow
+from server.models import AuditAction, RevokedToken, Role, RoleName, User, utcnow
 from server.phone import normalize_phone
 from server.services.passwords import check_password, hash_password
 
@@ -115,4 +116,6 @@ def update_profile(*, user: User, data: dict) -> User:
 def deactivate_user(*, user: User) -> None:
     """Deactivate an account: its tokens stop working, its orders and tickets stay."""
     user.is_active = False
+    audit.record(AuditAction.USER_DEACTIVATED, actor=user, target_type="user", target_id=user.id,
+                 by_self=True)
     db.session.commit()

@@ -3,7 +3,8 @@ from sqlalchemy import Select, or_, select
 
 from server.errors import Conflict, NotFound
 from server.extensions import db
-from server.models import Role, RoleName, User
+from server.models import AuditAction, Role, RoleName, User
+from server.services import audit
 from server.services.accounts import (build_user, find_user_by_email, phone_or_error,
                                       roles_by_name)
 from server.services.pagination import Page, paginate
@@ -36,11 +37,20 @@ def update_user(*, actor: User, user_id: int, data: dict) -> User:
     user = get_user(user_id)
     if data.get("is_active") is False and user.id == actor.id:
         raise Conflict("You cannot deactivate your own account here.", code="cannot_deactivate_self")
-    for key in ("name", "is_active"):
-        if key in data:
-            setattr(user, key, data[key])
+    before = {"name": user.name, "phone": user.phone}
+    if "name" in data:
+        user.name = data["name"]
     if "phone" in data:
         user.phone = phone_or_error(data["phone"])
+    changed = [key for key in before if getattr(user, key) != before[key]]
+    if changed:
+        audit.record(AuditAction.USER_UPDATED, actor=actor, target_type="user", target_id=user.id,
+                     before={key: before[key] for key in changed},
+                     after={key: getattr(user, key) for key in changed})
+    if "is_active" in data and data["is_active"] != user.is_active:
+        user.is_active = data["is_active"]
+        action = AuditAction.USER_REACTIVATED if user.is_active else AuditAction.USER_DEACTIVATED
+        audit.record(action, actor=actor, target_type="user", target_id=user.id)
     db.session.commit()
     return user
 
@@ -55,7 +65,11 @@ def set_roles(*, actor: User, user_id: int, roles: list[str]) -> User:
     user = get_user(user_id)
     if user.id == actor.id and RoleName.ADMIN.value not in roles:
         raise Conflict("You cannot remove your own admin role.", code="cannot_remove_own_admin")
+    before = user.role_names
     user.roles = roles_by_name(roles)
+    if user.role_names != before:
+        audit.record(AuditAction.USER_ROLES_CHANGED, actor=actor, target_type="user",
+                     target_id=user.id, before=before, after=user.role_names)
     db.session.commit()
     return user
 
@@ -67,7 +81,14 @@ def ensure_admin(*, email: str, password: str, name: str) -> tuple[User, bool]:
     if created:
         user = build_user(name=name, email=email, password=password,
                           roles=[RoleName.ADMIN.value])
+        db.session.flush()
+        audit.record(AuditAction.USER_ADMIN_CREATED, actor=None, target_type="user",
+                     target_id=user.id, roles=user.role_names, source="command line")
     elif not user.has_role(RoleName.ADMIN.value):
+        before = user.role_names
         user.roles = roles_by_name(user.role_names + [RoleName.ADMIN.value])
+        audit.record(AuditAction.USER_ROLES_CHANGED, actor=None, target_type="user",
+                     target_id=user.id, before=before, after=user.role_names,
+                     source="command line")
     db.session.commit()
     return user, created

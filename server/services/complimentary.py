@@ -1,9 +1,9 @@
 """Complimentary tickets issued by an event's organizer."""
 from server.errors import Conflict, ValidationError
 from server.extensions import db
-from server.models import (EventStatus, OrderStatus, PaymentMethod, TicketOrder, TicketOrderItem,
-                           TicketType, User, utcnow)
-from server.services import inventory
+from server.models import (AuditAction, EventStatus, OrderStatus, PaymentMethod, TicketOrder,
+                           TicketOrderItem, TicketType, User, utcnow)
+from server.services import audit, inventory
 from server.services.accounts import find_user_by_email
 from server.services.events import get_managed_event
 from server.services.tickets import issue_tickets
@@ -30,5 +30,9 @@ def issue_complimentary(*, event_id: int, actor: User, ticket_type_id: int, emai
                                                unit_price=0)])
     db.session.add(order)
     issue_tickets(order)
+    db.session.flush()
+    audit.record(AuditAction.TICKETS_COMPLIMENTARY, actor=actor, target_type="order",
+                 target_id=order.id, event_id=event.id, ticket_type_id=tier.id,
+                 recipient_id=recipient.id, quantity=quantity)
     db.session.commit()
     return order

@@ -7,7 +7,9 @@ from sqlalchemy.orm import selectinload
 
 from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.extensions import db
-from server.models import Event, EventStatus, Review, TicketOrder, TicketType, User, utcnow
+from server.models import (AuditAction, Event, EventStatus, Review, TicketOrder, TicketType, User,
+                           utcnow)
+from server.services import audit
 from server.services.order_lifecycle import close_event_orders
 from server.tasks import jobs
 
@@ -128,7 +130,10 @@ def update_event(*, event_id: int, actor: User, data: dict) -> Event:
         _check_transition(event, data["status"])
     _check_times(event, data)
     if data.get("status") == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED:
-        close_event_orders(event.id, actor)
+        closed = close_event_orders(event.id, actor)
+        audit.record(AuditAction.EVENT_CANCELLED, actor=actor, target_type="event",
+                     target_id=event.id, title=event.title, status_before=event.status.value,
+                     **closed)
         jobs.after_commit("email.event_cancelled", event.id)
     for key, value in data.items():
         setattr(event, key, value)
@@ -141,5 +146,7 @@ def delete_event(*, event_id: int, actor: User) -> None:
     event = get_managed_event(event_id=event_id, actor=actor)
     if db.session.scalar(select(exists().where(TicketOrder.event_id == event.id))):
         raise Conflict("This event has orders; cancel it instead.", code="event_has_orders")
+    audit.record(AuditAction.EVENT_DELETED, actor=actor, target_type="event", target_id=event.id,
+                 title=event.title, status=event.status.value, organizer_id=event.organizer_id)
     db.session.delete(event)
     db.session.commit()

@@ -6,8 +6,9 @@ from sqlalchemy import delete, func, insert, select
 from server.errors import Forbidden, NotFound, ValidationError
 from server.extensions import db
 from server.gate.codes import ticket_codes
-from server.models import (CheckinScan, Event, EventStatus, Ticket, TicketStatus, TicketType, User,
-                           event_staff, utcnow)
+from server.models import (AuditAction, CheckinScan, Event, EventStatus, Ticket, TicketStatus,
+                           TicketType, User, event_staff, utcnow)
+from server.services import audit
 from server.services.events import get_managed_event
 from server.services.tickets import is_staff
 
@@ -49,10 +50,15 @@ def set_staff(*, event_id: int, actor: User, emails: list[str]) -> list[User]:
     if unknown:
         raise ValidationError(fields={"emails": [
             f"No active Ticksy account uses {email}." for email in unknown]})
+    before = [user.id for user in _staff(event.id)]
+    after = sorted(user.id for user in users)
     db.session.execute(delete(event_staff).where(event_staff.c.event_id == event.id))
     if users:
         db.session.execute(insert(event_staff), [{"event_id": event.id, "user_id": user.id}
                                                  for user in users])
+    if before != after:
+        audit.record(AuditAction.EVENT_STAFF_CHANGED, actor=actor, target_type="event",
+                     target_id=event.id, before=before, after=after)
     db.session.commit()
     return _staff(event.id)
 

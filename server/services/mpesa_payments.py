@@ -59,6 +59,15 @@ def _whole_shillings(order) -> int:
     return int(order.total)
 
 
+def prompt_in_flight(order_id: int, user: User) -> bool:
+    """Whether the user's order has a prompt on a phone now (a new push would be 409)."""
+    recent = utcnow() - timedelta(seconds=PROMPT_SECONDS)
+    return db.session.scalar(select(Payment.id).where(
+        Payment.order_id == order_id, Payment.user_id == user.id,
+        Payment.provider == PaymentProvider.MPESA, Payment.status.in_(ledger.OPEN),
+        Payment.created_at > recent).limit(1)) is not None
+
+
 def _prompt_in_flight(order) -> None:
     recent = utcnow() - timedelta(seconds=PROMPT_SECONDS)
     for attempt in ledger.open_attempts(order, PaymentProvider.MPESA):
@@ -107,7 +116,9 @@ def start_stk_push(*, user: User, order_id: int, phone: str, idempotency_key=Non
                                    description="Tickets", callback_url=callback_url)
     except DarajaError as exc:
         _push_failed(payment.id, exc)
-        raise UpstreamError(f"M-Pesa did not accept the payment request: {exc}") from None
+        status = PaymentStatus.PENDING if exc.outcome_unknown else PaymentStatus.FAILED
+        raise UpstreamError(f"M-Pesa did not accept the payment request: {exc}", details={
+            "payment_id": payment.id, "payment_status": status.value}) from None
     return _push_accepted(payment.id, accepted)
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from server.errors import Conflict, Forbidden, NotFound
 from server.extensions import db
-from server.models import OrderStatus, PaymentMethod, TicketOrder, User, utcnow
-from server.services import inventory
+from server.models import AuditAction, OrderStatus, PaymentMethod, TicketOrder, User, utcnow
+from server.services import audit, inventory
 from server.tasks import jobs
 from server.services.tickets import issue_tickets, void_ticket_row
 
@@ -89,6 +89,9 @@ def cancel_order(*, order_id: int, actor: User) -> TicketOrder:
         raise Conflict("Only a pending order can be cancelled.", code="order_not_cancellable",
                        details={"status": order.status.value})
     _close(order, OrderStatus.CANCELLED)
+    if order.buyer_id != actor.id:  # the buyer's own cancellation is not a decision about others
+        audit.record(AuditAction.ORDER_CANCELLED, actor=actor, target_type="order",
+                     target_id=order.id, event_id=order.event_id, buyer_id=order.buyer_id)
     if order.payment_method == PaymentMethod.STRIPE:
         jobs.after_commit("stripe.expire_sessions", order.id)
     db.session.commit()
@@ -119,9 +122,11 @@ def expire_due_orders(*, limit: int = 500) -> int:
 def _refund(order: TicketOrder, actor: User | None, reason: str | None) -> None:
     """Void a paid order's tickets and mark it refunded; with a `reason`, the payment that paid
     it is refunded too (without one, the money already went back at the provider)."""
-    for ticket in order.tickets:
-        void_ticket_row(ticket)
+    voided = sum(void_ticket_row(ticket) for ticket in order.tickets)
     order.status, order.closed_at = OrderStatus.REFUNDED, utcnow()
+    audit.record(AuditAction.ORDER_REFUNDED, actor=actor, target_type="order", target_id=order.id,
+                 reason=reason or "Refunded at the payment provider.", event_id=order.event_id,
+                 total=str(order.total), currency=order.currency, tickets_voided=voided)
     if reason:
         from server.services.refunds import record_for_order  # refunds builds on this module
 
@@ -152,14 +157,18 @@ def refund_order(*, order_id: int, actor: User) -> TicketOrder:
     return order
 
 
-def close_event_orders(event_id: int, actor: User | None = None) -> None:
-    """Cancel an event's pending orders and refund its paid ones (no commit)."""
+def close_event_orders(event_id: int, actor: User | None = None) -> dict:
+    """Cancel an event's pending orders and refund its paid ones (no commit); how many of each."""
     orders = db.session.scalars(
         select(TicketOrder).where(TicketOrder.event_id == event_id,
                                   TicketOrder.status.in_([OrderStatus.PENDING, OrderStatus.PAID]))
         .order_by(TicketOrder.id).with_for_update())
+    counts = {"orders_cancelled": 0, "orders_refunded": 0}
     for order in orders:
         if order.status == OrderStatus.PENDING:
             _close(order, OrderStatus.CANCELLED)
+            counts["orders_cancelled"] += 1
         else:
             _refund(order, actor, "Event cancelled.")
+            counts["orders_refunded"] += 1
+    return counts

@@ -87,6 +87,8 @@ def record(payment_id: int | None, kind: str, body, http_status: int | None = No
         body = body.decode("utf-8", errors="replace")
     elif body is not None and not isinstance(body, str):
         body = json.dumps(body, default=str)
+    if body is not None and "\x00" in body:  # PostgreSQL text cannot hold NUL: keep the rest
+        body = body.replace("\x00", "\ufffd")
     entry = PaymentEvent(payment_id=payment_id, kind=kind, http_status=http_status, body=body)
     db.session.add(entry)
     return entry

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from server.errors import Conflict, NotFound
 from server.extensions import db
-from server.models import (Payment, PaymentProvider, PaymentStatus, Refund, RefundMethod,
-                           RefundStatus, TicketOrder, User, utcnow)
+from server.models import (AuditAction, Payment, PaymentProvider, PaymentStatus, Refund,
+                           RefundMethod, RefundStatus, TicketOrder, User, utcnow)
 from server.payments import providers
 from server.payments.stripe.gateway import StripeError, from_minor, to_minor
-from server.services import payment_ledger as ledger
+from server.services import audit, payment_ledger as ledger
 from server.services.order_lifecycle import refund_paid_order
 from server.tasks import jobs
 
@@ -49,14 +49,19 @@ def refund_payment(*, payment_id: int, actor: User) -> Payment:
         raise Conflict("Only a confirmed payment flagged for refund can be refunded here; "
                        "refund a paid order through its order.", code="payment_not_refundable",
                        details={"status": payment.status.value})
-    _start(payment, actor, "Payment could not buy its order.")
+    refund = _start(payment, actor, "Payment could not buy its order.")
+    db.session.flush()
+    audit.record(AuditAction.PAYMENT_REFUND_REQUESTED, actor=actor, target_type="payment",
+                 target_id=payment.id, order_id=order.id, refund_id=refund.id,
+                 method=refund.method.value, provider=payment.provider.value,
+                 amount=str(payment.amount), currency=payment.currency)
     order.needs_refund = db.session.scalar(select(Payment.id).where(
         Payment.order_id == order.id, Payment.needs_refund.is_(True)).limit(1)) is not None
     db.session.commit()
     return payment
 
 
-def complete_manual(*, refund_id: int, reference: str) -> Refund:
+def complete_manual(*, refund_id: int, reference: str, actor: User | None = None) -> Refund:
     """An admin records that they executed a manual (M-Pesa) refund."""
     refund = db.session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
     if refund is None:
@@ -65,6 +70,9 @@ def complete_manual(*, refund_id: int, reference: str) -> Refund:
         raise Conflict("Only a pending manual refund can be completed.", code="refund_not_pending",
                        details={"status": refund.status.value, "method": refund.method.value})
     refund.status, refund.reference, refund.completed_at = RefundStatus.SUCCEEDED, reference, utcnow()
+    audit.record(AuditAction.REFUND_COMPLETED_MANUALLY, actor=actor, target_type="refund",
+                 target_id=refund.id, payment_id=refund.payment_id, reference=reference,
+                 amount=str(refund.amount), currency=refund.currency)
     db.session.commit()
     return refund
 

@@ -3,7 +3,8 @@ from sqlalchemy import select
 
 from server.errors import Conflict, Forbidden, NotFound
 from server.extensions import db
-from server.models import Event, EventStatus, Review, User
+from server.models import AuditAction, Event, EventStatus, Review, User
+from server.services import audit
 from server.services.events import get_visible_event
 from server.services.pagination import Page, paginate
 from server.services.tickets import holds_review_ticket
@@ -83,5 +84,9 @@ def delete_review(*, review_id: int, actor: User) -> None:
     review = _visible_review(review_id=review_id, viewer=actor)
     if review.user_id != actor.id and not actor.has_role("admin"):
         raise Forbidden("Only the author or an admin can delete a review.")
+    if review.user_id != actor.id:  # moderation; an author deleting their own is not audited
+        audit.record(AuditAction.REVIEW_REMOVED, actor=actor, target_type="review",
+                     target_id=review.id, event_id=review.event_id, author_id=review.user_id,
+                     rating=review.rating, comment=review.comment)
     db.session.delete(review)
     db.session.commit()

@@ -7,8 +7,9 @@ from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.extensions import db
 from server.gate.codes import code_for
 from server.gate.qr import qr_image
-from server.models import Event, Ticket, TicketOrder, TicketStatus, User, event_staff, utcnow
-from server.services import inventory
+from server.models import (AuditAction, Event, Ticket, TicketOrder, TicketStatus, User,
+                           event_staff, utcnow)
+from server.services import audit, inventory
 from server.services.accounts import find_user_by_email
 from server.services.pagination import Page, paginate
 from server.tasks import jobs
@@ -127,7 +128,10 @@ def void_ticket(*, ticket_id: int, actor: User) -> Ticket:
         raise Forbidden("Only the event's organizer or an admin can void a ticket.")
     if ticket.status == TicketStatus.USED:
         raise Conflict("This ticket has already been used.", code="ticket_used")
-    void_ticket_row(ticket)
+    if void_ticket_row(ticket):
+        audit.record(AuditAction.TICKET_VOIDED, actor=actor, target_type="ticket",
+                     target_id=ticket.id, event_id=ticket.event_id, order_id=ticket.order_id,
+                     holder_id=ticket.holder_id)
     db.session.commit()
     return ticket
 

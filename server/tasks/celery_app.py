@@ -8,7 +8,7 @@ import os
 import threading
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
 from flask import Flask
 
 from server.extensions import db
@@ -90,6 +90,8 @@ def __getattr__(name: str):
         flask_app = create_app()
         _worker_celery = celery_for(flask_app)
         worker_process_init.connect(lambda **_: _forget_connections(flask_app), weak=False)
+        if flask_app.config.get("LOG_FORMAT"):  # create_app set up LOG_FORMAT logs: keep them
+            setup_logging.connect(lambda **_: None, weak=False)
     return _worker_celery
 
 

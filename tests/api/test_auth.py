@@ -129,3 +129,23 @@ def test_password_is_stored_as_bcrypt_hash(client, app):
     user = db.session.scalar(select(User).where(User.email == "wanjiku@example.com"))
     assert user.password_hash.startswith("$2b$")
     assert "s3cret-pass" not in user.password_hash
+
+
+# Found by the OpenAPI fuzz test: bcrypt reads 72 bytes and bcrypt 5 raises beyond them (a 500).
+def test_password_over_72_bytes_is_refused_not_a_500(client, make_user):
+    emoji = "🎟" * 20  # 20 characters, 80 bytes
+    resp = client.post("/api/auth/register", json={"name": "W", "email": "w@example.com",
+                                                     "password": emoji})
+    assert resp.status_code == 422
+    assert "password" in resp.get_json()["error"]["fields"]
+    make_user(email="long@example.com")
+    resp = client.post("/api/auth/login", json={"email": "long@example.com", "password": "x" * 100})
+    assert resp.status_code == 401
+    assert resp.get_json()["error"]["code"] == "invalid_credentials"
+
+
+def test_password_change_with_a_long_current_password_is_refused(attendee_client):
+    resp = attendee_client.patch("/api/users/me", json={"password": "new-password-1",
+                                                        "current_password": "é" * 40})
+    assert resp.status_code == 422
+    assert "current_password" in resp.get_json()["error"]["fields"]

@@ -11,6 +11,7 @@ from server.gate.codes import code_for
 from server.models import (Payment, PaymentProvider, PaymentStatus, Refund, RefundMethod,
                            event_staff, utcnow)
 from server.services import reviews
+from tests.world import went_to
 
 ROLES = ("anonymous", "attendee", "owner", "other_organizer", "admin")
 _emails = itertools.count(1)
@@ -131,6 +132,8 @@ MATRIX = [
     ("POST", "/api/admin/payments/{flagged_payment}/refund", None, ADMIN_ONLY),
     ("GET", "/api/admin/refunds", None, ADMIN_ONLY),
     ("POST", "/api/admin/refunds/{manual_refund}/complete", {"reference": "R1"}, ADMIN_ONLY),
+    ("GET", "/api/admin/audit-log", None, ADMIN_ONLY),
+    ("GET", "/api/admin/audit-log?action=user.roles_changed&target_type=user", None, ADMIN_ONLY),
     ("GET", "/api/tickets/{ticket}/qr", None, TICKET_HOLDER_ONLY),
     ("POST", "/api/checkin", lambda w: {"code": w["code"]}, expect(401, 403, 200, 403, 200)),
     ("POST", "/api/checkin/sync", lambda w: [{"code": w["code"], "device_id": "d1",
@@ -145,15 +148,6 @@ MATRIX = [
     ("GET", "/api/openapi.json", None, EVERYONE),
     ("GET", "/api/docs", None, EVERYONE),
 ]
-
-
-def _went_to(event, buyers, make_order):
-    """Each buyer gets a paid ticket, then the event is moved to have started (test data only)."""
-    for buyer in buyers:
-        make_order(event, buyer=buyer, paid=True)
-    event.starts_at, event.ends_at = utcnow() - timedelta(hours=2), utcnow() + timedelta(hours=2)
-    db.session.commit()
-    return event
 
 
 def _payments(order, other_order) -> dict:
@@ -185,8 +179,8 @@ def world(make_user, make_event, make_order, mpesa, stripe_fake):
     }
     owner, attendee = users["owner"], users["attendee"]
     event, sales_event = make_event(owner), make_event(owner)
-    past_event = _went_to(make_event(owner), [attendee, users["other_organizer"], users["admin"]],
-                          make_order)
+    past_event = went_to(make_event(owner), [attendee, users["other_organizer"], users["admin"]],
+                         make_order)
     review = reviews.create_review(event_id=past_event.id, user=attendee,
                                    data={"rating": 5, "comment": "Great"})
     paid_order = make_order(sales_event, buyer=attendee, paid=True)
