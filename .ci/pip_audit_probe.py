@@ -1,33 +1,32 @@
 """Exit 0 when pip-audit's vulnerability service answers from here, else say what fails (exit 1).
 
 `make audit` runs it first: pip-audit itself would report every dependency as "not found"
-(PyPI) or crash on the connection (OSV), which says nothing about the dependencies.
+(PyPI) or crash on the connection (OSV), which says nothing about the dependencies. The probe
+asks the service, through pip-audit's own client, about a release that certainly exists: the
+pip-audit that is running it.
 """
 import sys
 from importlib.metadata import version
 
-import requests
+from packaging.version import Version
+from pip_audit._service import OsvService, PyPIService
+from pip_audit._service.interface import ResolvedDependency, ServiceError, SkippedDependency
 
-# A release that certainly exists: the pip-audit that is running this check.
-PROBES = {
-    "pypi": ("GET", f"https://pypi.org/pypi/pip-audit/{version('pip-audit')}/json", None),
-    "osv": ("POST", "https://api.osv.dev/v1/query",
-            {"package": {"name": "pip-audit", "ecosystem": "PyPI"}, "version": version("pip-audit")}),
-}
+SERVICES = {"pypi": PyPIService, "osv": OsvService}
 
 
-def main(service: str) -> int:
-    method, url, body = PROBES[service]
+def main(name: str) -> int:
+    service = SERVICES[name](timeout=15)
+    probe = ResolvedDependency(name="pip-audit", version=Version(version("pip-audit")))
     try:
-        answer = requests.request(method, url, json=body, timeout=15)
-    except requests.RequestException as exc:
-        print(f"pip-audit: {service} vulnerability service unreachable: {method} {url}: "
+        answered, _ = service.query(probe)
+    except (ServiceError, OSError) as exc:
+        print(f"pip-audit: the {name} vulnerability service is unreachable from here: "
               f"{exc.__class__.__name__}: {exc}", file=sys.stderr)
         return 1
-    usable = answer.status_code == 200 and (service == "osv" or "vulnerabilities" in answer.text)
-    if not usable:  # PyPI's per-release JSON carries a `vulnerabilities` list; OSV answers {}
-        print(f"pip-audit: {service} vulnerability service unusable: {method} {url} answered "
-              f"HTTP {answer.status_code} ({len(answer.content)} bytes)", file=sys.stderr)
+    if isinstance(answered, SkippedDependency):
+        print(f"pip-audit: the {name} vulnerability service does not know a release that exists "
+              f"({answered.skip_reason})", file=sys.stderr)
         return 1
     return 0
 

@@ -2,6 +2,7 @@
 
 Each test asserts what a person sees and leaves a full-page screenshot in tests/e2e/artifacts/.
 """
+import itertools
 import json
 import re
 import urllib.request
@@ -13,7 +14,9 @@ import pytest
 pytestmark = pytest.mark.own_app  # no rollback wrapper: these tests talk to a real server
 
 PASSWORD = "e2e-password-123"
-PAY_PHONE = "0712345678"  # the simulator pays this number a moment after the push
+# The simulator pays ordinary numbers a moment after the push. Each purchase uses its own phone:
+# a phone gets at most one prompt a minute (RATELIMIT_STK_PUSH_PHONE), and the flows share a server.
+PAY_PHONES = (f"07123456{n:02d}" for n in itertools.count(10))
 
 
 def expect(locator):
@@ -61,7 +64,7 @@ def buy_and_pay(page, event_title: str, tier: str) -> None:
     page.get_by_label(f"Quantity for {tier}").fill("1")
     page.get_by_role("button", name="Buy tickets").click()
     expect(page).to_have_url(re.compile(r"/orders/\d+/pay$"))
-    page.get_by_label("M-Pesa phone number").fill(PAY_PHONE)
+    page.get_by_label("M-Pesa phone number").fill(next(PAY_PHONES))
     page.get_by_role("button", name="Pay with M-Pesa").click()
     expect(page.get_by_role("status").filter(has_text="Check your phone")).to_be_visible()
     expect(page.get_by_text("Payment received")).to_be_visible(timeout=30_000)
