@@ -1,4 +1,5 @@
 """Configuration classes, read from the environment (and `.env` when present)."""
+import hashlib
 import os
 import tempfile
 from datetime import timedelta
@@ -8,6 +9,12 @@ from dotenv import load_dotenv
 load_dotenv()
 
 ROOT_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _host_slots_dir(purpose: str, deployment: str) -> str:
+    """A folder shared by the processes of one deployment on this host (same user, same database)."""
+    digest = hashlib.sha256(deployment.encode()).hexdigest()[:12]
+    return os.path.join(tempfile.gettempdir(), f"ticksy-{purpose}-{os.getuid()}-{digest}")
 
 
 def _env_list(name: str) -> list[str]:
@@ -151,8 +158,13 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = False  # X-RateLimit-* would cost a read per request
         for name, default in RATE_LIMITS.items():
             setattr(self, name, env.get(name, default))
-        # bcrypt hashes at once per process; one more login or registration gets 429.
-        self.BCRYPT_MAX_CONCURRENT = max(1, int(env.get("BCRYPT_MAX_CONCURRENT", "2")))
+        # bcrypt hashes at once on this host, across every worker process (file locks in
+        # BCRYPT_SLOTS_DIR); one more login or registration gets 429 at once. By default half
+        # the usable cores: a flood of logins leaves the other half to everything else.
+        self.BCRYPT_MAX_CONCURRENT = max(1, int(env.get("BCRYPT_MAX_CONCURRENT",
+                                                        str(len(os.sched_getaffinity(0)) // 2))))
+        self.BCRYPT_SLOTS_DIR = env.get("BCRYPT_SLOTS_DIR") or _host_slots_dir(
+            "bcrypt", env.get("DATABASE_URL") or ROOT_DIR)
         # JSON bodies: deeper nesting is 400, a longer array 422, before any schema runs.
         self.JSON_MAX_DEPTH = int(env.get("JSON_MAX_DEPTH", "32"))
         self.JSON_MAX_ARRAY_ITEMS = int(env.get("JSON_MAX_ARRAY_ITEMS", "1000"))
@@ -242,6 +254,10 @@ class TestingConfig(Config):
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT")
         self.JOBS_MODE = "eager"
         self.INVALID_SCAN_FLUSH_SECONDS = 0  # forged scans written at once; a test batches them
+        # The bcrypt slots of this test process alone (the slots are shared per host otherwise).
+        self.BCRYPT_MAX_CONCURRENT = 2
+        self.BCRYPT_SLOTS_DIR = os.path.join(tempfile.gettempdir(),
+                                             f"ticksy-test-bcrypt-{os.getpid()}")
         # Building a QR per ticket of every paid order would slow the whole suite by half: the
         # email tests turn emails on, and write them to a throwaway folder, never instance/outbox.
         self.MAIL_ENABLED = False

@@ -6,18 +6,19 @@
 - JSON bodies nested deeper than JSON_MAX_DEPTH are 400 and arrays longer than
   JSON_MAX_ARRAY_ITEMS are 422, before any schema runs (MAX_CONTENT_LENGTH bounds the bytes).
 - Every response carries the security headers; HSTS only when HSTS_SECONDS is set.
-- bcrypt work is capped at BCRYPT_MAX_CONCURRENT hashes per process (services/passwords.py).
+- bcrypt work is capped at BCRYPT_MAX_CONCURRENT hashes at once on the host, across every worker
+  process (BCRYPT_SLOTS_DIR; services/passwords.py).
 """
 import base64
 import hashlib
 import json
 import re
-import threading
 
 from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.errors import AppError, ValidationError
+from server.host_slots import HostSlots
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
@@ -108,4 +109,5 @@ def init_app(app: Flask) -> None:
     config["DOCS_PATH"] = f"{config['OPENAPI_URL_PREFIX']}/{config['OPENAPI_SWAGGER_UI_PATH']}"
     app.before_request(_guard_json_shape)
     app.after_request(_security_headers)
-    app.extensions["bcrypt_slots"] = threading.BoundedSemaphore(config["BCRYPT_MAX_CONCURRENT"])
+    app.extensions["bcrypt_slots"] = HostSlots(config["BCRYPT_SLOTS_DIR"],
+                                               config["BCRYPT_MAX_CONCURRENT"])

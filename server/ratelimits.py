@@ -5,8 +5,10 @@ device) in `RATELIMIT_STORAGE_URI` (Redis when REDIS_URL is set, memory otherwis
 are settings (config.RATE_LIMITS); docs/security.md explains them. A view is limited by putting
 one of the decorators below under its route decorator (and under its auth guard when the key is
 the user), above `@blp.arguments`: a request over the limit is refused before its body is
-validated or any password hashed.
+validated or any password hashed. The phone an STK push prompts is counted by the payment
+service itself (`take_phone_prompt`), once it knows a prompt is about to go out.
 """
+import logging
 import math
 import time
 from functools import lru_cache
@@ -20,9 +22,8 @@ from sqlalchemy import select
 from server.errors import RateLimited, handle_app_error
 from server.extensions import db, limiter
 from server.models import Payment
-from server.phone import normalize_phone
-from server.services import mpesa_payments
 
+logger = logging.getLogger(__name__)
 MAX_KEY_CHARS = 128  # a body field used as a key is cut to this (keys live in Redis)
 
 
@@ -57,16 +58,6 @@ def user_key() -> str:
     return f"user:{current_user.id}"
 
 
-def phone_key() -> str:
-    """The phone an STK push would prompt, normalised so 07…, +2547… and 2547… are one phone."""
-    raw = _body_field("phone") or ""
-    return f"phone:{normalize_phone(raw) or raw}"
-
-
-def no_phone() -> bool:
-    return _body_field("phone") is None
-
-
 def device_key() -> str:
     """The scanning device (`device_id`) of the token's user; the user alone without one.
 
@@ -86,38 +77,14 @@ def _idempotent_replay() -> bool:
         Payment.user_id == current_user.id, Payment.idempotency_key == key).limit(1)) is not None
 
 
-def _order_already_prompting() -> bool:
-    """The order has a prompt on a phone: the push will be 409 `payment_in_progress`, no prompt."""
-    body = request.get_json(silent=True)
-    order_id = body.get("order_id") if isinstance(body, dict) else None
-    if not isinstance(order_id, int) or isinstance(order_id, bool) or not 0 < order_id < 2**31:
-        return False
-    return mpesa_payments.prompt_in_flight(order_id, current_user)
-
-
-def _prompt_may_have_gone_out(response) -> bool:
-    """Count a push against the phone unless it was refused before any prompt could go out.
-
-    A 4xx never reached M-Pesa; a 502 whose payment failed was refused by Daraja (retrying
-    at once is allowed); a timeout leaves the payment pending: the phone may have been prompted.
-    """
-    if 400 <= response.status_code < 500:
-        return False
-    if response.status_code == 502:
-        body = response.get_json(silent=True) or {}
-        details = (body.get("error") or {}).get("details") or {}
-        return details.get("payment_status") != "failed"
-    return True
-
-
 def _setting(name: str):
     """The limit string of setting `name`, read per request so tests and apps may differ."""
     return lambda: current_app.config[name]
 
 
-def _limit(setting: str, key_func, message: str, exempt_when=None, deduct_when=None):
+def _limit(setting: str, key_func, message: str, exempt_when=None):
     return limiter.limit(_setting(setting), key_func=key_func, error_message=message,
-                         exempt_when=exempt_when, deduct_when=deduct_when)
+                         exempt_when=exempt_when)
 
 
 def _all(*decorators):
@@ -137,17 +104,59 @@ login = _all(_limit("RATELIMIT_LOGIN_IP", client_ip, TOO_MANY_LOGINS),
 register = _all(_limit("RATELIMIT_REGISTER_IP", client_ip, TOO_MANY_REGISTRATIONS),
                 _limit("RATELIMIT_REGISTER_ACCOUNT", account_email, TOO_MANY_REGISTRATIONS,
                        exempt_when=no_email))
-stk_push = _all(
-    _limit("RATELIMIT_STK_PUSH_USER", user_key, "Too many payment prompts.",
-           exempt_when=_idempotent_replay),
-    _limit("RATELIMIT_STK_PUSH_PHONE", phone_key, "This phone was sent a payment prompt "
-           "moments ago; answer it or wait.",
-           exempt_when=lambda: (no_phone() or _idempotent_replay()
-                                or _order_already_prompting()),
-           deduct_when=_prompt_may_have_gone_out))
+stk_push = _limit("RATELIMIT_STK_PUSH_USER", user_key, "Too many payment prompts.",
+                  exempt_when=_idempotent_replay)
 place_order = _limit("RATELIMIT_ORDER_USER", user_key, "Too many orders.")
 transfer = _limit("RATELIMIT_TRANSFER_USER", user_key, "Too many ticket transfers.")
 check_in = _limit("RATELIMIT_CHECKIN_DEVICE", device_key, "Too many scans from this device.")
+
+
+PHONE_PROMPTED = "This phone was sent a payment prompt moments ago; answer it or wait."
+
+
+def _phone_limits():
+    return _parsed(current_app.config["RATELIMIT_STK_PUSH_PHONE"])
+
+
+def take_phone_prompt(msisdn: str) -> None:
+    """Count one payment prompt to `msisdn` (RATELIMIT_STK_PUSH_PHONE), or 429 when over it.
+
+    Called by the payment service once the order is known to be payable, right before the
+    prompt: a push that is refused earlier (404, 409 a prompt in flight, 422) counts nothing.
+    Each counter is incremented atomically (one INCR), so simultaneous pushes cannot all pass.
+    """
+    if not limiter.enabled:
+        return
+    taken = []
+    try:
+        for item in _phone_limits():
+            taken.append(item)
+            if not limiter.limiter.hit(item, "stk-phone", msisdn):
+                reset_at = limiter.limiter.get_window_stats(item, "stk-phone", msisdn).reset_time
+                _give_back(taken, msisdn)
+                seconds = max(1, math.ceil(reset_at - time.time()))
+                raise RateLimited(f"{PHONE_PROMPTED} Please try again in {seconds} second"
+                                  f"{'s' * (seconds != 1)}.", retry_after=seconds)
+    except RateLimited:
+        raise
+    except Exception:  # noqa: BLE001 (the limiter's storage is down: never refuse a payment for it)
+        logger.warning("rate-limit storage unavailable: the phone prompt was not counted",
+                       exc_info=True)
+
+
+def give_back_phone_prompt(msisdn: str) -> None:
+    """No prompt went out after all (Daraja refused the push): the phone's count is returned."""
+    if limiter.enabled:
+        _give_back(_phone_limits(), msisdn)
+
+
+def _give_back(items, msisdn: str) -> None:
+    try:
+        for item in items:
+            limiter.limiter.hit(item, "stk-phone", msisdn, cost=-1)
+    except Exception:  # noqa: BLE001
+        logger.warning("rate-limit storage unavailable: a phone prompt was not given back",
+                       exc_info=True)
 
 
 def _retry_after() -> int:
@@ -165,8 +174,12 @@ def _rate_limit_exceeded(err: RateLimitExceeded):
 
 
 @lru_cache(maxsize=64)
+def _parsed(value: str):
+    return parse_many(value)
+
+
 def _check_limit_string(value: str) -> None:
-    if not parse_many(value):
+    if not _parsed(value):
         raise ValueError(value)
 
 

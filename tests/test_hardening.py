@@ -3,6 +3,7 @@ CORS, trusted proxies, and no account enumeration beyond what API.md requires.""
 import base64
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 
@@ -11,6 +12,7 @@ import pytest
 
 import config
 from server import create_app
+from server.host_slots import HostSlots
 from server.services import mpesa_payments
 
 LOGIN = "/api/auth/login"
@@ -28,15 +30,15 @@ def assert_envelope(response, status: int, code: str) -> dict:
 
 @pytest.fixture
 def slots_taken(app):
-    """Every bcrypt slot of this process busy, as during a flood of logins."""
+    """Every bcrypt slot of the host busy, as during a flood of logins."""
     slots = app.extensions["bcrypt_slots"]
-    taken = 0
-    while slots.acquire(blocking=False):
-        taken += 1
-    assert taken == app.config["BCRYPT_MAX_CONCURRENT"]
+    taken = []
+    while (slot := slots.try_acquire()) is not None:
+        taken.append(slot)
+    assert len(taken) == app.config["BCRYPT_MAX_CONCURRENT"]
     yield
-    for _ in range(taken):
-        slots.release()
+    for slot in taken:
+        slots.release(slot)
 
 
 def test_login_gets_429_at_once_when_every_bcrypt_slot_is_busy(client, slots_taken):
@@ -56,10 +58,44 @@ def test_a_slot_is_given_back_after_each_hash(app, client, make_user):
     for password in ("password123", "wrong-password"):
         client.post(LOGIN, json={"email": "slot@example.com", "password": password})
     slots = app.extensions["bcrypt_slots"]
-    got = [slots.acquire(blocking=False) for _ in range(app.config["BCRYPT_MAX_CONCURRENT"])]
-    assert all(got)
-    for _ in got:
-        slots.release()
+    got = [slots.try_acquire() for _ in range(app.config["BCRYPT_MAX_CONCURRENT"])]
+    assert None not in got
+    for slot in got:
+        slots.release(slot)
+
+
+def _hold_a_slot(directory: str, held, done) -> None:
+    slots = HostSlots(directory, 1)
+    slot = slots.try_acquire()
+    held.set()
+    done.wait(10)
+    slots.release(slot)
+
+
+def test_the_slots_are_shared_by_every_process_of_the_host(tmp_path):
+    """A gunicorn worker's hash takes the slot from the other workers too (not per process)."""
+    context = multiprocessing.get_context("fork")
+    held, done = context.Event(), context.Event()
+    worker = context.Process(target=_hold_a_slot, args=(str(tmp_path), held, done))
+    worker.start()
+    try:
+        assert held.wait(10)
+        assert HostSlots(str(tmp_path), 1).try_acquire() is None
+    finally:
+        done.set()
+        worker.join(10)
+    assert HostSlots(str(tmp_path), 1).try_acquire() is not None
+
+
+def test_a_slot_comes_back_when_its_holder_dies(tmp_path):
+    context = multiprocessing.get_context("fork")
+    held, never = context.Event(), context.Event()
+    worker = context.Process(target=_hold_a_slot, args=(str(tmp_path), held, never))
+    worker.start()
+    assert held.wait(10)
+    worker.kill()
+    worker.join(10)
+    assert HostSlots(str(tmp_path), 1).try_acquire() is not None
 
 
 @pytest.fixture

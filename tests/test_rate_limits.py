@@ -1,4 +1,5 @@
 """Rate limits: each limited route at its configured limit, keyed as documented, windows resetting."""
+import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -6,6 +7,8 @@ import pytest
 import time_machine
 from limits import parse_many
 
+from server import ratelimits
+from server.errors import RateLimited
 from server.extensions import limiter
 
 LOGIN, REGISTER, PUSH, ORDERS, CHECKIN = ("/api/auth/login", "/api/auth/register",
@@ -150,6 +153,27 @@ def test_a_push_daraja_refused_does_not_use_the_phones_minute(mpesa, attendee, c
     assert push(client, order_id, "0700000008").status_code == 502
     assert push(client, new_order(attendee), "0712345678").status_code == 202
     assert_rate_limited(push(client, new_order(attendee), "0712345678"), "phone")
+
+
+def test_simultaneous_prompts_to_one_phone_pass_once(app):
+    """The phone's count is one atomic increment: pushes at the same instant cannot all pass."""
+    results, start = [], threading.Barrier(20)
+
+    def prompt():
+        with app.app_context():
+            start.wait()
+            try:
+                ratelimits.take_phone_prompt("254712345678")
+                results.append("prompted")
+            except RateLimited:
+                results.append("429")
+
+    threads = [threading.Thread(target=prompt) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(results) == ["429"] * 19 + ["prompted"]
 
 
 def test_a_second_push_for_a_prompting_order_is_409_not_429(mpesa, attendee, client_for,

@@ -19,6 +19,7 @@ from server.errors import AppError, Conflict, NotFound, UpstreamError, Validatio
 from server.extensions import db
 from server.models import (Payment, PaymentEvent, PaymentFlag, PaymentMethod, PaymentProvider,
                            PaymentStatus, User, utcnow)
+from server import ratelimits
 from server.payments import providers
 from server.payments.mpesa.callback import (MalformedCallback, Outcome, StkCallback, classify,
                                             needs_alert, parse_callback)
@@ -59,15 +60,6 @@ def _whole_shillings(order) -> int:
     return int(order.total)
 
 
-def prompt_in_flight(order_id: int, user: User) -> bool:
-    """Whether the user's order has a prompt on a phone now (a new push would be 409)."""
-    recent = utcnow() - timedelta(seconds=PROMPT_SECONDS)
-    return db.session.scalar(select(Payment.id).where(
-        Payment.order_id == order_id, Payment.user_id == user.id,
-        Payment.provider == PaymentProvider.MPESA, Payment.status.in_(ledger.OPEN),
-        Payment.created_at > recent).limit(1)) is not None
-
-
 def _prompt_in_flight(order) -> None:
     recent = utcnow() - timedelta(seconds=PROMPT_SECONDS)
     for attempt in ledger.open_attempts(order, PaymentProvider.MPESA):
@@ -80,6 +72,7 @@ def _create_attempt(user: User, order_id: int, phone: str, key, request_hash) ->
     order = ledger.payable_order(order_id, user)
     amount = _whole_shillings(order)
     _prompt_in_flight(order)
+    ratelimits.take_phone_prompt(phone)
     token = secrets.token_hex(20)
     payment = Payment(order=order, user=user, provider=PaymentProvider.MPESA, amount=amount,
                       currency=order.currency, phone=phone, callback_token_hash=_token_hash(token),
@@ -106,6 +99,7 @@ def start_stk_push(*, user: User, order_id: int, phone: str, idempotency_key=Non
         payment, token = _create_attempt(user, order_id, msisdn, idempotency_key, request_hash)
     except IntegrityError:
         db.session.rollback()
+        ratelimits.give_back_phone_prompt(msisdn)
         if earlier := ledger.replay(user, idempotency_key, request_hash):
             return earlier
         raise
@@ -116,6 +110,8 @@ def start_stk_push(*, user: User, order_id: int, phone: str, idempotency_key=Non
                                    description="Tickets", callback_url=callback_url)
     except DarajaError as exc:
         _push_failed(payment.id, exc)
+        if not exc.outcome_unknown:
+            ratelimits.give_back_phone_prompt(msisdn)
         status = PaymentStatus.PENDING if exc.outcome_unknown else PaymentStatus.FAILED
         raise UpstreamError(f"M-Pesa did not accept the payment request: {exc}", details={
             "payment_id": payment.id, "payment_status": status.value}) from None

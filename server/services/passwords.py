@@ -1,4 +1,4 @@
-"""bcrypt hashing with a configurable cost, at most BCRYPT_MAX_CONCURRENT hashes at once."""
+"""bcrypt hashing with a configurable cost, at most BCRYPT_MAX_CONCURRENT hashes at once per host."""
 from contextlib import contextmanager
 
 import bcrypt
@@ -17,12 +17,13 @@ def _hash_slot():
     if slots is None:
         yield
         return
-    if not slots.acquire(blocking=False):
+    slot = slots.try_acquire()
+    if slot is None:
         raise RateLimited(BUSY, retry_after=1)
     try:
         yield
     finally:
-        slots.release()
+        slots.release(slot)
 
 
 def hash_password(password: str) -> str:
