@@ -86,6 +86,10 @@ def run_settings(outbox: str) -> dict:
         "MAIL_FROM": "Ticksy bench <bench@ticksy.test>",
         "JOBS_MODE": "thread",                  # what production runs without REDIS_URL
         "PERIODIC_JOBS": "0",
+        # A closed-loop client scans hundreds of codes a second, a real scanner a few: the
+        # per-device limit is raised out of the way, and still checked on every scan (in memory,
+        # as production without REDIS_URL), so its cost is in the figures.
+        "RATELIMIT_CHECKIN_DEVICE": "1000000/second",
     }
 
 
@@ -179,13 +183,15 @@ def analyze(url: str) -> None:
     """ANALYZE the bench database: what autovacuum does within a minute of a bulk load (and the
     local server may run with autovacuum off). Without statistics PostgreSQL may plan the
     check-in UPDATE on ix_tickets_event_id_status and read every valid ticket of the event per
-    scan (`--no-analyze` shows it)."""
+    scan (`--no-analyze` shows it). Then a CHECKPOINT (a superuser's or pg_checkpoint's right)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
     engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
+        # The load wrote a lot of WAL: checkpoint now rather than in the middle of a phase.
+        conn.execute(text("CHECKPOINT"))
     engine.dispose()
 
 
@@ -733,9 +739,14 @@ def evaluate(report: dict) -> dict:
             (best["scans_per_s"] or 0) >= TARGETS["scans_per_s_min"],
         f"p95 <= {TARGETS['open_loop_p95_ms_max']} ms at {report['parameters']['rate']:g} scans/s "
         "(open loop)": (open_["p95_ms"] or 1e9) <= TARGETS["open_loop_p95_ms_max"],
-        "forged: answered with no query at all": forged_request.get("statements", 1e9) == 0
-            and not any(pg_forged.get(f"{t}.{c}", 0) for t in ("users", "tickets", "events")
-                        for c in ("idx_scan", "seq_scan", "n_tup_upd")),
+        # The batched scan records' INSERT checks its scanner's foreign key (one users lookup
+        # per row): that is the record, not the answer.
+        "forged: answered with no query at all": bool(forged_count)
+            and forged_request.get("statements", 0) == 0
+            and not any(pg_forged.get(f"{t}.{c}", 0) for t in ("tickets", "events")
+                        for c in ("idx_scan", "seq_scan", "n_tup_upd"))
+            and (pg_forged.get("users.idx_scan", 0) + pg_forged.get("users.seq_scan", 0)
+                 <= pg_forged.get("checkin_scans.n_tup_ins", 0) + 0.001),
         "forged: their scan records written in batches (<= 0.05 commits per forged scan)":
             forged_jobs.get("commits", 1e9) <= 0.05
             and pg_forged.get("db.xact_commit", 1e9) <= 0.05,

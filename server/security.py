@@ -1,7 +1,8 @@
 """JWT wiring: identity, role claims, per-request user loading, revocation and guards."""
+import time
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_jwt_extended import current_user, decode_token, verify_jwt_in_request
 from flask_jwt_extended.exceptions import NoAuthorizationError, WrongTokenError
 from sqlalchemy import select
@@ -98,14 +99,35 @@ def access_claims_required(view):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NoAuthorizationError("Missing Bearer token")
-        claims = decode_token(token.strip())
-        if claims.get("type") != "access":
-            raise WrongTokenError("Only access tokens are allowed")
-        g.token_claims = claims
+        g.token_claims = _verified_access_claims(token.strip())
         return view(*args, **kwargs)
 
     _document_security(wrapper, optional=False)
     return wrapper
+
+
+VERIFIED_TOKENS_KEPT = 4096
+
+
+def _verified_access_claims(token: str) -> dict:
+    """The claims of a valid access token; each token's signature is checked once per process.
+
+    A gate scanner sends the same token with every scan: its verified claims are kept (per app,
+    at most VERIFIED_TOKENS_KEPT tokens) and only its expiry is checked again. Revocation and the
+    account are checked by the view's own statement on every request.
+    """
+    verified = current_app.extensions.setdefault("verified_access_tokens", {})
+    claims = verified.get(token)
+    if claims is not None and claims["exp"] > time.time():
+        return claims
+    claims = decode_token(token)
+    if claims.get("type") != "access":
+        raise WrongTokenError("Only access tokens are allowed")
+    if "exp" in claims:
+        if len(verified) >= VERIFIED_TOKENS_KEPT:
+            verified.clear()
+        verified[token] = claims
+    return claims
 
 
 def token_claims() -> dict:
