@@ -4,6 +4,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from flask_jwt_extended import create_access_token
 from sqlalchemy import event, func, select, text
 
@@ -189,6 +190,18 @@ def test_a_refresh_or_expired_token_is_401(app, organizer_client, organizer, cod
         response = organizer_client.post(CHECKIN, json={"code": code},
                                          headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
+
+
+def test_a_token_already_used_at_the_gate_is_refused_once_revoked_or_expired(
+        organizer_client, paid):
+    """A scanner's verified token is remembered; its revocation and expiry still count."""
+    first, second = (code_for(ticket) for ticket in paid.tickets)
+    assert organizer_client.post(CHECKIN, json={"code": first}).status_code == 200
+    with time_machine.travel(utcnow() + timedelta(minutes=16), tick=False):
+        assert organizer_client.post(CHECKIN, json={"code": second}).status_code == 401
+    assert organizer_client.post("/api/auth/logout").status_code == 204
+    assert organizer_client.post(CHECKIN, json={"code": second}).status_code == 401
+    assert db.session.get(Ticket, paid.tickets[1].id).status.value == "valid"
 
 
 def test_a_code_for_another_event_is_refused(organizer_client, paid):
