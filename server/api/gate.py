@@ -4,9 +4,10 @@ from flask_smorest import Blueprint
 
 from server.errors import ValidationError
 from server.gate.codes import ticket_codes
+from server.schemas.common import PageArgs, page_of
 from server.schemas.gate import (CheckinIn, CheckinListArgs, CheckinListOut, CheckinOut,
-                                 CheckinStatsOut, JwksOut, OfflineScanIn, StaffIn, StaffOut,
-                                 SyncOut)
+                                 CheckinStatsOut, GateEventOut, JwksOut, OfflineScanIn, StaffIn,
+                                 StaffOut, SyncOut)
 from server import ratelimits
 from server.security import access_claims_required, auth_required, token_claims
 from server.services import checkin, gate
@@ -38,6 +39,15 @@ def sync_offline_scans(scans):
         raise ValidationError(fields={"_schema": [f"At most {MAX_SYNC} scans per request."]})
     return checkin.sync_offline_scans(scanner=current_user, token_id=get_jwt()["jti"],
                                       scans=scans)
+
+
+@blp.get("/checkin/events")
+@auth_required()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(GateEventOut))
+def gate_events(args):
+    """Events whose gate the caller runs (owned or staffed; all for admins), soonest first."""
+    return gate.gate_events(viewer=current_user, **args)
 
 
 @blp.get("/checkin/public-key")

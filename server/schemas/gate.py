@@ -104,3 +104,14 @@ class StaffOut(Schema):
     id = fields.Integer()
     name = fields.String()
     email = fields.String()
+
+
+class GateEventOut(Schema):
+    """An event whose gate the caller runs."""
+
+    id = fields.Integer()
+    title = fields.String()
+    venue = fields.String()
+    city = fields.String(allow_none=True)
+    starts_at = UTCDateTime()
+    ends_at = UTCDateTime()

@@ -1,7 +1,7 @@
 """Running the gate: who staffs it, what an offline scanner needs, how far check-in has come."""
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 
 from server.errors import Forbidden, NotFound, ValidationError
 from server.extensions import db
@@ -10,10 +10,12 @@ from server.models import (AuditAction, CheckinScan, Event, EventStatus, Ticket,
                            TicketType, User, event_staff, utcnow)
 from server.services import audit
 from server.services.events import get_managed_event
+from server.services.pagination import Page, paginate
 from server.services.tickets import is_staff
 
 MAX_STAFF = 200
 SINCE_OVERLAP = timedelta(minutes=1)
+GATE_AFTER_END = timedelta(hours=6)
 
 
 def gate_event(*, event_id: int, viewer: User) -> Event:
@@ -25,6 +27,20 @@ def gate_event(*, event_id: int, viewer: User) -> Event:
     if not runs_gate:
         raise Forbidden("Only the event's organizer, its gate staff or an admin can do this.")
     return event
+
+
+def gate_events(*, viewer: User, page: int, per_page: int) -> Page:
+    """Published events whose gate `viewer` runs and that are not long over, soonest first.
+
+    The ones they own or staff; every one for an admin. An event stays listed for
+    GATE_AFTER_END after it ends (late arrivals, offline scans to sync).
+    """
+    query = select(Event).where(Event.status == EventStatus.PUBLISHED,
+                                Event.ends_at > utcnow() - GATE_AFTER_END)
+    if not viewer.has_role("admin"):
+        staffed = select(event_staff.c.event_id).where(event_staff.c.user_id == viewer.id)
+        query = query.where(or_(Event.organizer_id == viewer.id, Event.id.in_(staffed)))
+    return paginate(query.order_by(Event.starts_at, Event.id), page=page, per_page=per_page)
 
 
 def list_staff(*, event_id: int, actor: User) -> list[User]:

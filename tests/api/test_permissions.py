@@ -139,6 +139,7 @@ MATRIX = [
     ("POST", "/api/checkin/sync", lambda w: [{"code": w["code"], "device_id": "d1",
                                               "scanned_at": "2026-01-01T10:00:00Z"}], SIGNED_IN),
     ("GET", "/api/checkin/public-key", None, EVERYONE),
+    ("GET", "/api/checkin/events", None, SIGNED_IN),
     ("GET", "/api/events/{sales_event}/checkin-list", None, MANAGERS),
     ("GET", "/api/events/{draft}/checkin-list", None, expect(401, 404, 200, 404, 200)),
     ("GET", "/api/events/{sales_event}/checkin-stats", None, MANAGERS),

@@ -110,7 +110,13 @@ export default function CheckinPage() {
           as="select"
           value={eventId}
           onChange={(e) => dispatch(eventChosen(e.target.value))}
-          hint={eventsStatus === 'loading' ? 'Loading events…' : 'The event whose gate you are working.'}
+          hint={
+            eventsStatus === 'loading'
+              ? 'Loading events…'
+              : eventsStatus === 'succeeded' && events.length === 0
+                ? 'No upcoming event names you as its organizer or gate staff.'
+                : 'The event whose gate you are working.'
+          }
         >
           <option value="">Choose an event</option>
           {events.map((e) => (

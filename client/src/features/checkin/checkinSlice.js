@@ -1,7 +1,7 @@
 import { createSlice, nanoid } from '@reduxjs/toolkit';
 import { api, ApiError } from '../../api/client';
 import { createApiThunk } from '../../app/createApiThunk';
-import { hasRole, isSessionChange } from '../auth/authSlice';
+import { isSessionChange } from '../auth/authSlice';
 
 const DEVICE_KEY = 'ticksy.gate_device_id';
 
@@ -20,22 +20,12 @@ function deviceId() {
 }
 
 /**
- * Events to choose at the gate: an organizer's (or admin's) own events from the dashboard, and
- * the published events that have not ended yet (gate staff are named per event and have no list
- * of their own in the API).
+ * Events to choose at the gate: the ones the API says this user runs (owned or staffed; every
+ * one for an admin), published and not long over, soonest first.
  */
-export const fetchGateEvents = createApiThunk('checkin/fetchEvents', async (_, { getState }) => {
-  const user = getState().auth.user;
-  const [own, published] = await Promise.all([
-    hasRole(user, 'organizer', 'admin') ? api.get('/api/dashboard').then((d) => d.events) : Promise.resolve([]),
-    api.get('/api/events', { query: { per_page: 100, sort: 'starts_at' } }).then((p) => p.items),
-  ]);
-  const byId = new Map();
-  for (const e of [...own, ...published]) {
-    if (e.status === 'cancelled' || byId.has(e.id)) continue;
-    byId.set(e.id, { id: e.id, title: e.title, starts_at: e.starts_at, own: own.includes(e) });
-  }
-  return [...byId.values()];
+export const fetchGateEvents = createApiThunk('checkin/fetchEvents', async () => {
+  const page = await api.get('/api/checkin/events', { query: { per_page: 100 } });
+  return page.items.map((e) => ({ id: e.id, title: e.title, starts_at: e.starts_at }));
 });
 
 /**

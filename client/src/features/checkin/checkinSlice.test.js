@@ -58,31 +58,34 @@ describe('checkin slice', () => {
     expect(store.getState().toasts.items[0].message).toBe('Could not reach Ticksy.');
   });
 
-  it('gate events: an organizer gets own events and published ones, merged, cancelled left out', async () => {
-    api.get.mockImplementation(async (path) =>
-      path === '/api/dashboard'
-        ? { events: [{ id: 1, title: 'Mine', starts_at: 'a', status: 'draft' }, { id: 2, title: 'Gone', status: 'cancelled' }] }
-        : { items: [{ id: 1, title: 'Mine', starts_at: 'a', status: 'published' }, { id: 5, title: 'Other', starts_at: 'b', status: 'published' }] },
-    );
-    const store = makeStore({ auth: { user: { id: 2, roles: ['organizer'] }, status: 'idle', error: null } });
-
-    await store.dispatch(fetchGateEvents());
-
-    expect(store.getState().checkin.events.map((e) => [e.id, e.own])).toEqual([
-      [1, true],
-      [5, false],
-    ]);
-  });
-
-  it('gate events: staff without a role only ask for published events', async () => {
-    api.get.mockResolvedValueOnce({ items: [{ id: 5, title: 'Other', starts_at: 'b', status: 'published' }] });
+  it('gate events: the events this user runs, as the API lists them', async () => {
+    api.get.mockResolvedValueOnce({
+      items: [
+        { id: 5, title: 'Staffed', starts_at: 'a', venue: 'KICC' },
+        { id: 1, title: 'Mine', starts_at: 'b', venue: 'Carnivore' },
+      ],
+    });
     const store = makeStore({ auth: { user: { id: 9, roles: ['attendee'] }, status: 'idle', error: null } });
 
     await store.dispatch(fetchGateEvents());
 
     expect(api.get).toHaveBeenCalledTimes(1);
-    expect(api.get).toHaveBeenCalledWith('/api/events', { query: { per_page: 100, sort: 'starts_at' } });
-    expect(store.getState().checkin.events).toHaveLength(1);
+    expect(api.get).toHaveBeenCalledWith('/api/checkin/events', { query: { per_page: 100 } });
+    expect(store.getState().checkin.events).toEqual([
+      { id: 5, title: 'Staffed', starts_at: 'a' },
+      { id: 1, title: 'Mine', starts_at: 'b' },
+    ]);
+    expect(store.getState().checkin.eventsStatus).toBe('succeeded');
+  });
+
+  it('gate events: a failed list says so instead of showing an empty picker', async () => {
+    api.get.mockRejectedValueOnce(new ApiError({ status: 503, code: 'service_unavailable', message: 'Try again.' }));
+    const store = makeStore();
+
+    await store.dispatch(fetchGateEvents());
+
+    expect(store.getState().checkin.eventsStatus).toBe('failed');
+    expect(store.getState().toasts.items[0].message).toBe('Try again.');
   });
 
   it('stats belong to the chosen event only', async () => {
