@@ -68,6 +68,7 @@ class PaymentListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf([s.value for s in PaymentStatus]))
     provider = fields.String(validate=validate.OneOf([p.value for p in PaymentProvider]))
     flag = fields.String(validate=validate.OneOf([f.value for f in PaymentFlag]))
+    flagged = fields.Boolean(metadata={"description": "true: carrying any flag; false: none"})
     needs_refund = fields.Boolean()
     order_id = fields.Integer(**ID)
 

@@ -27,9 +27,11 @@ def refresh_payment(*, payment_id: int, viewer: User) -> Payment:
     return get_payment(payment_id=payment_id, viewer=viewer)
 
 
-def list_payments(*, page: int, per_page: int, **filters) -> Page:
+def list_payments(*, page: int, per_page: int, flagged: bool | None = None, **filters) -> Page:
     """Every payment attempt, newest first, for reconciliation by admins."""
     query = select(Payment).order_by(Payment.created_at.desc(), Payment.id.desc())
+    if flagged is not None:
+        query = query.where(Payment.flag.is_not(None) if flagged else Payment.flag.is_(None))
     enums = {"status": PaymentStatus, "provider": PaymentProvider, "flag": PaymentFlag}
     for name, value in filters.items():
         if value is not None:

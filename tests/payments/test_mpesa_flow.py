@@ -317,6 +317,9 @@ def test_amount_mismatch_is_not_fulfilled_and_flagged(attendee_client, client, o
     assert order_of(attendee_client, order)["status"] == "pending"
     flagged = admin_client.get("/api/admin/payments?flag=amount_mismatch").get_json()["items"]
     assert [p["id"] for p in flagged] == [payment["payment_id"]]
+    any_flag = admin_client.get("/api/admin/payments?flagged=true").get_json()["items"]
+    assert [p["id"] for p in any_flag] == [payment["payment_id"]]
+    assert admin_client.get("/api/admin/payments?flagged=false").get_json()["total"] == 0
     assert reconcile_now() == 0  # an admin decides, not the job
     assert_money_invariants()
 

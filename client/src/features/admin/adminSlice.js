@@ -4,7 +4,6 @@ import { createApiThunk } from '../../app/createApiThunk';
 import { isSessionChange } from '../auth/authSlice';
 
 export const ROLES = ['attendee', 'organizer', 'admin'];
-export const PAYMENT_FLAGS = ['unknown_result', 'amount_mismatch', 'query_disagrees', 'merchant_config', 'unresolved'];
 
 export const fetchUsers = createApiThunk('admin/fetchUsers', async ({ q, role, page = 1 } = {}) =>
   api.get('/api/admin/users', { query: { q, role, page, per_page: 20 } }),
@@ -22,21 +21,13 @@ export const fetchAdminEvents = createApiThunk('admin/fetchEvents', async ({ sta
   api.get('/api/admin/events', { query: { status, q, page, per_page: 20, sort: '-starts_at' } }),
 );
 
-/**
- * Payments needing attention: money to give back (`needs_refund`), and payments carrying any
- * reconciliation flag (the API filters one flag at a time, so every flag is asked for).
- */
+/** Payments needing attention: money to give back (`needs_refund`), and flagged by reconciliation. */
 export const fetchAttentionPayments = createApiThunk('admin/fetchPayments', async () => {
-  const [needsRefund, ...flagged] = await Promise.all([
+  const [needsRefund, flagged] = await Promise.all([
     api.get('/api/admin/payments', { query: { needs_refund: true, per_page: 100 } }),
-    ...PAYMENT_FLAGS.map((flag) => api.get('/api/admin/payments', { query: { flag, per_page: 100 } })),
+    api.get('/api/admin/payments', { query: { flagged: true, per_page: 100 } }),
   ]);
-  const seen = new Set();
-  const flaggedItems = flagged
-    .flatMap((p) => p.items)
-    .filter((p) => (seen.has(p.id) ? false : seen.add(p.id)))
-    .sort((a, b) => b.id - a.id);
-  return { needsRefund: needsRefund.items, flagged: flaggedItems };
+  return { needsRefund: needsRefund.items, flagged: flagged.items };
 });
 
 export const refundPayment = createApiThunk('admin/refundPayment', async (id) =>

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { api, ApiError } from '../../api/client';
 import { makeStore } from '../../app/store';
-import { fetchAttentionPayments, fetchUsers, PAYMENT_FLAGS, refundPayment, saveRoles, setUserActive } from './adminSlice';
+import { fetchAttentionPayments, fetchUsers, refundPayment, saveRoles, setUserActive } from './adminSlice';
 
 vi.mock('../../api/client', async (importOriginal) => (await import('../../test/mockApi')).mockApiModule(importOriginal));
 
@@ -56,19 +56,19 @@ describe('admin slice', () => {
     expect(store.getState().admin.users.items[0].is_active).toBe(false);
   });
 
-  it('payments needing attention: needs_refund, plus every flag merged without duplicates', async () => {
+  it('payments needing attention: needs_refund, and the flagged ones, in two requests', async () => {
     api.get.mockImplementation(async (path, { query }) => {
       if (query.needs_refund) return { items: [{ id: 1, needs_refund: true }] };
-      if (query.flag === 'unresolved') return { items: [{ id: 3, flag: 'unresolved' }, { id: 4, flag: 'unresolved' }] };
-      if (query.flag === 'amount_mismatch') return { items: [{ id: 4, flag: 'unresolved' }] };
+      if (query.flagged) return { items: [{ id: 4, flag: 'unresolved' }, { id: 3, flag: 'amount_mismatch' }] };
       return { items: [] };
     });
     const store = makeStore();
 
     await store.dispatch(fetchAttentionPayments());
 
-    expect(api.get).toHaveBeenCalledTimes(1 + PAYMENT_FLAGS.length);
+    expect(api.get).toHaveBeenCalledTimes(2);
     expect(api.get).toHaveBeenCalledWith('/api/admin/payments', { query: { needs_refund: true, per_page: 100 } });
+    expect(api.get).toHaveBeenCalledWith('/api/admin/payments', { query: { flagged: true, per_page: 100 } });
     expect(store.getState().admin.payments.needsRefund.map((p) => p.id)).toEqual([1]);
     expect(store.getState().admin.payments.flagged.map((p) => p.id)).toEqual([4, 3]);
   });
