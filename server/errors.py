@@ -50,12 +50,14 @@ class AppError(Exception):
     message = "The request could not be processed."
 
     def __init__(self, message: str | None = None, *, code: str | None = None,
-                 details: dict | None = None, fields: dict | None = None):
+                 details: dict | None = None, fields: dict | None = None,
+                 headers: dict | None = None):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.code = code or self.code
         self.details = details
         self.fields = fields
+        self.headers = headers or {}
 
 
 class ValidationError(AppError):
@@ -92,8 +94,8 @@ class RateLimited(AppError):
     status, code, message = 429, "rate_limited", "Too many requests. Please wait and try again."
 
     def __init__(self, message: str | None = None, *, retry_after: int = 1, **kwargs):
-        super().__init__(message, **kwargs)
-        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))},
+                         **kwargs)
 
 
 def error_body(status: int, message: str, code: str | None = None, *,
@@ -126,8 +128,7 @@ def _flatten_webargs_messages(messages: dict) -> dict:
 def handle_app_error(err: AppError):
     response = error_response(err.status, err.message, err.code, fields=err.fields,
                               details=err.details)
-    if isinstance(err, RateLimited):
-        response[0].headers["Retry-After"] = str(err.retry_after)
+    response[0].headers.extend(err.headers)
     return response
 
 

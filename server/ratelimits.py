@@ -5,8 +5,9 @@ device) in `RATELIMIT_STORAGE_URI` (Redis when REDIS_URL is set, memory otherwis
 are settings (config.RATE_LIMITS); docs/security.md explains them. A view is limited by putting
 one of the decorators below under its route decorator (and under its auth guard when the key is
 the user), above `@blp.arguments`: a request over the limit is refused before its body is
-validated or any password hashed. The phone an STK push prompts is counted by the payment
-service itself (`take_phone_prompt`), once it knows a prompt is about to go out.
+validated or any password hashed. An STK push is counted by the payment service itself
+(`take_user_prompt`, `take_phone_prompt`): it alone knows when a push is a replay that prompts
+nobody, and when a prompt is about to go out.
 """
 import logging
 import math
@@ -17,11 +18,9 @@ from flask import Flask, current_app, g, request
 from flask_jwt_extended import current_user
 from flask_limiter import RateLimitExceeded
 from limits import parse_many
-from sqlalchemy import select
 
 from server.errors import RateLimited, handle_app_error
-from server.extensions import db, limiter
-from server.models import Payment
+from server.extensions import limiter
 
 logger = logging.getLogger(__name__)
 MAX_KEY_CHARS = 128  # a body field used as a key is cut to this (keys live in Redis)
@@ -68,15 +67,6 @@ def device_key() -> str:
     return f"device:{user}:{device}" if device else f"user:{user}"
 
 
-def _idempotent_replay() -> bool:
-    """An STK push repeating an earlier one (same Idempotency-Key) prompts nobody: not counted."""
-    key = request.headers.get("Idempotency-Key")
-    if not key or current_user is None:
-        return False
-    return db.session.scalar(select(Payment.id).where(
-        Payment.user_id == current_user.id, Payment.idempotency_key == key).limit(1)) is not None
-
-
 def _setting(name: str):
     """The limit string of setting `name`, read per request so tests and apps may differ."""
     return lambda: current_app.config[name]
@@ -104,8 +94,6 @@ login = _all(_limit("RATELIMIT_LOGIN_IP", client_ip, TOO_MANY_LOGINS),
 register = _all(_limit("RATELIMIT_REGISTER_IP", client_ip, TOO_MANY_REGISTRATIONS),
                 _limit("RATELIMIT_REGISTER_ACCOUNT", account_email, TOO_MANY_REGISTRATIONS,
                        exempt_when=no_email))
-stk_push = _limit("RATELIMIT_STK_PUSH_USER", user_key, "Too many payment prompts.",
-                  exempt_when=_idempotent_replay)
 place_order = _limit("RATELIMIT_ORDER_USER", user_key, "Too many orders.")
 transfer = _limit("RATELIMIT_TRANSFER_USER", user_key, "Too many ticket transfers.")
 PHONE_PROMPTED = "This phone was sent a payment prompt moments ago; answer it or wait."
@@ -159,6 +147,15 @@ def check_in(view):
 
     wrapper.counted_here = True
     return wrapper
+
+
+def take_user_prompt(user_id: int) -> None:
+    """Count one STK push by this user (RATELIMIT_STK_PUSH_USER), or 429 when over it.
+
+    Called by the payment service after it has found the push is not a replay of an earlier one
+    (same Idempotency-Key), which prompts nobody and is not counted.
+    """
+    _take("RATELIMIT_STK_PUSH_USER", "stk-user", str(user_id), "Too many payment prompts.")
 
 
 def take_phone_prompt(msisdn: str) -> None:

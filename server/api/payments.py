@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 from server.schemas.order import IdempotencyHeader
 from server.schemas.payment import (CallbackAck, CheckoutIn, CheckoutOut, PaymentOut, StkPushIn,
                                     StkPushOut, WebhookAck)
-from server import ratelimits
 from server.security import auth_required
 from server.services import mpesa_payments, payment_queries, stripe_payments
 
@@ -15,7 +14,6 @@ blp = Blueprint("payments", __name__, url_prefix="/api/payments", description="P
 
 @blp.post("/mpesa/stk-push")
 @auth_required()
-@ratelimits.stk_push
 @blp.arguments(StkPushIn)
 @blp.arguments(IdempotencyHeader, location="headers")
 @blp.response(202, StkPushOut)

@@ -4,12 +4,12 @@
 together with the change, so a change that rolls back leaves no entry, and an entry never
 describes a change that did not happen.
 """
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from server.extensions import db
 from server.logs import current_request
 from server.models import AuditAction, AuditEntry, User
-from server.services.pagination import Page, paginate
+from server.services.pagination import Page, paginate, where_equal
 
 
 def record(action: AuditAction, *, actor: User | None, target_type: str, target_id: int,
@@ -28,10 +28,7 @@ def list_entries(*, page: int, per_page: int, action: str | None = None,
                  actor_id: int | None = None, target_type: str | None = None,
                  target_id: int | None = None) -> Page:
     """Audit entries matching the filters, newest first."""
-    query: Select = select(AuditEntry).order_by(AuditEntry.id.desc())
-    filters = {"action": action, "actor_id": actor_id, "target_type": target_type,
-               "target_id": target_id}
-    for name, value in filters.items():
-        if value is not None:
-            query = query.where(getattr(AuditEntry, name) == value)
+    query = where_equal(select(AuditEntry).order_by(AuditEntry.id.desc()), AuditEntry, {
+        "action": action, "actor_id": actor_id, "target_type": target_type,
+        "target_id": target_id})
     return paginate(query, page=page, per_page=per_page)

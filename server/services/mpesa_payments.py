@@ -94,6 +94,7 @@ def start_stk_push(*, user: User, order_id: int, phone: str, idempotency_key=Non
     request_hash = ledger.fingerprint(order_id, msisdn)
     if earlier := ledger.replay(user, idempotency_key, request_hash):
         return earlier
+    ratelimits.take_user_prompt(user.id)
     client = providers.daraja()
     try:
         payment, token = _create_attempt(user, order_id, msisdn, idempotency_key, request_hash)
@@ -109,16 +110,17 @@ def start_stk_push(*, user: User, order_id: int, phone: str, idempotency_key=Non
                                    account_reference=f"TICKSY{payment.order_id}"[:12],
                                    description="Tickets", callback_url=callback_url)
     except DarajaError as exc:
-        _push_failed(payment.id, exc)
-        if not exc.outcome_unknown:
+        status = _push_failed(payment.id, exc)
+        if status == PaymentStatus.FAILED:
             ratelimits.give_back_phone_prompt(msisdn)
-        status = PaymentStatus.PENDING if exc.outcome_unknown else PaymentStatus.FAILED
         raise UpstreamError(f"M-Pesa did not accept the payment request: {exc}", details={
             "payment_id": payment.id, "payment_status": status.value}) from None
     return _push_accepted(payment.id, accepted)
 
 
-def _push_failed(payment_id: int, exc: DarajaError) -> None:
+def _push_failed(payment_id: int, exc: DarajaError) -> PaymentStatus:
+    """Record a push Daraja did not accept; the attempt's status (pending when it may have
+    reached the phone, failed when it certainly did not)."""
     order, payment = ledger.lock(payment_id)
     ledger.record_exchange(payment.id, "mpesa.stk_push", exc.exchange)
     if exc.outcome_unknown:
@@ -130,6 +132,7 @@ def _push_failed(payment_id: int, exc: DarajaError) -> None:
         ledger.close(payment, PaymentStatus.FAILED, exc.error_code, str(exc))
         payment.idempotency_key = None  # the key may be used again: nothing was started
     db.session.commit()
+    return payment.status
 
 
 def _push_accepted(payment_id: int, accepted) -> Payment:

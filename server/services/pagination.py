@@ -21,6 +21,14 @@ class Page:
         return (self.total + self.per_page - 1) // self.per_page
 
 
+def where_equal(query: Select, model, filters: dict) -> Select:
+    """`query` narrowed to rows whose column equals each filter that is not None."""
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(getattr(model, name) == value)
+    return query
+
+
 def paginate(query: Select, *, page: int, per_page: int, scalars: bool = True,
              count_query: Select | None = None) -> Page:
     """Count `count_query` (default: `query`) and fetch the requested page of `query`."""

@@ -13,10 +13,7 @@ MAX_PASSWORD_BYTES = 72  # bcrypt reads no further (and bcrypt 5 refuses longer 
 @contextmanager
 def _hash_slot():
     """A slot for one hash; 429 at once when all are taken (a login flood never queues)."""
-    slots = current_app.extensions.get("bcrypt_slots")
-    if slots is None:
-        yield
-        return
+    slots = current_app.extensions["bcrypt_slots"]
     slot = slots.try_acquire()
     if slot is None:
         raise RateLimited(BUSY, retry_after=1)

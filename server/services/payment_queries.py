@@ -3,10 +3,9 @@ from sqlalchemy import select
 
 from server.errors import NotFound
 from server.extensions import db
-from server.models import (Payment, PaymentFlag, PaymentProvider, PaymentStatus, Refund,
-                           RefundMethod, RefundStatus, RoleName, User)
+from server.models import Payment, PaymentProvider, Refund, RoleName, User
 from server.services import mpesa_payments, stripe_payments
-from server.services.pagination import Page, paginate
+from server.services.pagination import Page, paginate, where_equal
 
 
 def get_payment(*, payment_id: int, viewer: User) -> Payment:
@@ -32,18 +31,12 @@ def list_payments(*, page: int, per_page: int, flagged: bool | None = None, **fi
     query = select(Payment).order_by(Payment.created_at.desc(), Payment.id.desc())
     if flagged is not None:
         query = query.where(Payment.flag.is_not(None) if flagged else Payment.flag.is_(None))
-    enums = {"status": PaymentStatus, "provider": PaymentProvider, "flag": PaymentFlag}
-    for name, value in filters.items():
-        if value is not None:
-            query = query.where(getattr(Payment, name) == enums.get(name, lambda v: v)(value))
+    query = where_equal(query, Payment, filters)  # enum columns take their values as strings
     return paginate(query, page=page, per_page=per_page)
 
 
 def list_refunds(*, page: int, per_page: int, status=None, method=None) -> Page:
     """Refunds, newest first; pending manual ones are an admin's to-do list."""
     query = select(Refund).order_by(Refund.created_at.desc(), Refund.id.desc())
-    if status:
-        query = query.where(Refund.status == RefundStatus(status))
-    if method:
-        query = query.where(Refund.method == RefundMethod(method))
-    return paginate(query, page=page, per_page=per_page)
+    return paginate(where_equal(query, Refund, {"status": status, "method": method}),
+                    page=page, per_page=per_page)

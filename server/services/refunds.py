@@ -61,7 +61,7 @@ def refund_payment(*, payment_id: int, actor: User) -> Payment:
     return payment
 
 
-def complete_manual(*, refund_id: int, reference: str, actor: User | None = None) -> Refund:
+def complete_manual(*, refund_id: int, reference: str, actor: User) -> Refund:
     """An admin records that they executed a manual (M-Pesa) refund."""
     refund = db.session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
     if refund is None:

@@ -184,6 +184,10 @@ def test_refused_push_is_a_502_with_safaricoms_message(attendee_client, order, m
     [payment] = admin_client.get(f"/api/admin/payments?order_id={order['id']}").get_json()["items"]
     assert (payment["status"], payment["result_code"]) == ("failed", "500.001.1001")
     assert order_of(attendee_client, order)["status"] == "pending"
+    listed = f"/api/admin/payments?order_id={order['id']}"
+    assert admin_client.get(f"{listed}&status=failed&provider=mpesa").get_json()["total"] == 1
+    assert admin_client.get(f"{listed}&status=pending").get_json()["total"] == 0
+    assert admin_client.get(f"{listed}&provider=stripe").get_json()["total"] == 0
 
 
 def test_a_refused_push_can_be_retried_with_the_same_key(attendee_client, order, mpesa,
