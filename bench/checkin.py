@@ -63,7 +63,8 @@ EXPECTED = {"fresh": (200, "admitted"), "repeat": (409, "already_checked_in"),
 # The check-in path's files: their digest names the code that was measured (no VCS needed).
 CHECKIN_FILES = ("server/api/gate.py", "server/services/checkin.py", "server/gate/codes.py",
                  "server/gate/keys.py", "server/security.py", "server/schemas/gate.py",
-                 "server/schemas/order.py", "server/tasks/jobs.py", "config.py")
+                 "server/schemas/order.py", "server/tasks/jobs.py", "server/prepared.py",
+                 "server/flask_app.py", "server/ratelimits.py", "config.py")
 
 
 def log(message: str) -> None:
@@ -478,6 +479,7 @@ def count_statements(app, codes: Codes, outsider_token: str, per_kind: int) -> d
     from sqlalchemy import event
 
     from server.extensions import db
+    from server.prepared import PreparedStatement
     from server.services import invalid_scans
     from server.tasks import jobs
 
@@ -538,6 +540,15 @@ def count_statements(app, codes: Codes, outsider_token: str, per_kind: int) -> d
             event.listen(engine, "before_cursor_execute", on_execute)
             event.listen(engine, "commit", on_commit)
             event.listen(engine, "rollback", on_rollback)
+        # A prepared statement run alone goes straight to the driver's cursor, past
+        # SQLAlchemy's events: it is counted where it runs (one EXECUTE, autocommitted).
+        first_row_on = PreparedStatement.first_row_on
+
+        def counted_first_row_on(statement, engine, values):
+            bump("statements", f"EXECUTE {statement.name} (autocommit)")
+            return first_row_on(statement, engine, values)
+
+        PreparedStatement.first_row_on = counted_first_row_on
         try:
             for kind in ("fresh", "repeat", "forged", "outsider"):
                 current[0] = kind
@@ -551,6 +562,7 @@ def count_statements(app, codes: Codes, outsider_token: str, per_kind: int) -> d
                 invalid_scans.flush(app)  # the batch a worker writes within a second
                 _drain_jobs(app, jobs)
         finally:
+            PreparedStatement.first_row_on = first_row_on
             for engine in engines:
                 event.remove(engine, "before_cursor_execute", on_execute)
                 event.remove(engine, "commit", on_commit)
@@ -768,7 +780,8 @@ def render_markdown(report: dict) -> str:
              f"gunicorn {env['gunicorn']}, PostgreSQL {env['postgresql']['server_version']} "
              f"(synchronous_commit {env['postgresql']['synchronous_commit']}; {env['database']}); "
              f"check-in code digest {env['checkin_code_sha256']}.",
-             f"gunicorn: `{g['worker_class']}` workers × {g['workers']}, threads {g['threads']}; "
+             f"{g.get('server', 'gunicorn')}: `{g['worker_class']}` workers × {g['workers']}, "
+             f"threads {g['threads']}; "
              f"closed-loop phases driven by {report['load_generator']}, the open loop by aiohttp; "
              "the load generator shares the same CPUs.",
              f"Data: {report['data']['tickets']} tickets in {report['data']['orders']} paid orders "
@@ -851,7 +864,8 @@ def print_summary(report: dict) -> None:
     print()
     print("=" * 78)
     g = report["gunicorn"]
-    print(f"gunicorn {g['worker_class']} x{g['workers']} (threads {g['threads']})   "
+    print(f"{g.get('server', 'gunicorn')} {g['worker_class']} x{g['workers']} "
+          f"(threads {g['threads']})   "
           f"load avg before: {report['environment']['load_avg_before'][0]:.2f}")
     for s in report["sweep"]:
         per = s["cpu"].get("per_request") or {}
@@ -893,6 +907,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS", "sync"),
                         choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
+    parser.add_argument("--server", choices=["gunicorn", "granian"],
+                        default=os.environ.get("BENCH_SERVER", "gunicorn"),
+                        help="the WSGI server (default %(default)s); granian keeps connections "
+                             "alive, --threads is then its blocking threads per worker")
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 16, 32, 64],
                         help="closed-loop concurrencies of the sweep (default: 8 16 32 64)")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "aiohttp"], default="auto",
@@ -995,12 +1013,17 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPENV_", "VIRTUAL_ENV"))}
     env.update(DATABASE_URL=url, **settings,
                PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p))
-    server = procs.start_gunicorn(python=sys.executable, cwd=ROOT, env=env,
-                                  log_path=RESULTS / f"gunicorn-checkin-{stamp}.log",
-                                  workers=args.workers, worker_class=args.worker_class,
-                                  threads=args.threads, app=args.app)
+    log_path = RESULTS / f"{args.server}-checkin-{stamp}.log"
+    if args.server == "granian":
+        server = procs.start_granian(python=sys.executable, cwd=ROOT, env=env, log_path=log_path,
+                                     workers=args.workers, threads=args.threads, app=args.app)
+    else:
+        server = procs.start_gunicorn(python=sys.executable, cwd=ROOT, env=env, log_path=log_path,
+                                      workers=args.workers, worker_class=args.worker_class,
+                                      threads=args.threads, app=args.app)
     stack.callback(server.stop)
-    log(f"gunicorn pid {server.pid} on {server.base_url}: {args.workers} {args.worker_class} "
+    worker_class = "granian wsgi" if args.server == "granian" else args.worker_class
+    log(f"{args.server} pid {server.pid} on {server.base_url}: {args.workers} {worker_class} "
         f"worker(s), {args.threads} thread(s) each")
     procs.wait_healthy(server, args.workers)
     workers = server.workers()

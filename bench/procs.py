@@ -147,6 +147,35 @@ def start_gunicorn(*, python: str, cwd: Path, env: dict, log_path: Path, workers
                     settings=settings)
 
 
+def start_granian(*, python: str, cwd: Path, env: dict, log_path: Path, workers: int,
+                  threads: int, app: str = "bench.wsgi:app") -> Gunicorn:
+    """Start granian (WSGI, HTTP/1.1 keep-alive) on 127.0.0.1 and a free port.
+
+    Its worker processes are children of the first process, as gunicorn's are, so the same
+    `Gunicorn` handle stops it and finds its workers."""
+    port = free_port()
+    settings = {"server": "granian", "app": app, "bind": f"127.0.0.1:{port}", "workers": workers,
+                "worker_class": "granian-wsgi", "threads": threads, "backlog": 2048,
+                "keep_alive": True}
+    cmd = [python, "-m", "granian", app,
+           "--interface", "wsgi",
+           "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers),
+           "--blocking-threads", str(threads),
+           "--backlog", str(settings["backlog"]),
+           "--http", "1", "--no-ws",
+           "--log-level", "warning",
+           "--workers-kill-timeout", "5"]
+    log = open(log_path, "ab")
+    try:
+        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        log.close()
+    return Gunicorn(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path,
+                    settings=settings)
+
+
 def wait_healthy(server: Gunicorn, workers: int, timeout: float = 60.0) -> None:
     """Wait until /api/health answers 200 and all `workers` worker processes are up."""
     deadline = time.monotonic() + timeout

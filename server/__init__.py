@@ -8,6 +8,7 @@ from server import cli, hardening, logs, nul_guard, ratelimits
 from server.errors import register_error_handlers
 from server.gate import codes as ticket_codes
 from server.extensions import TicksyApi, cors, db, jwt, migrate
+from server.flask_app import TicksyFlask
 from server.prepared import AUTOCOMMIT_BIND
 from server.tasks import load_jobs, periodic
 
@@ -27,7 +28,7 @@ def create_app(config: str | Config | None = None) -> Flask:
     """Build the app for a config name ('development', 'testing', 'production') or object."""
     config = config if isinstance(config, Config) else get_config(config)
     config.validate()
-    app = Flask(__name__, instance_relative_config=True)
+    app = TicksyFlask(__name__, instance_relative_config=True)
     app.config.from_object(config)
     url = app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app, config)
     # Single statements that are a transaction by themselves (the gate's admission) run on

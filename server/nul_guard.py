@@ -48,7 +48,19 @@ def _body_fields() -> dict:
             for key, value in body.items() if NUL in key or _holds_nul(value)}
 
 
+def _may_hold_nul(environ: dict) -> bool:
+    """False when neither the path, the raw query string nor any header can hold NUL (the
+    common case, told from the WSGI environ's strings without parsing any of them)."""
+    query = environ.get("QUERY_STRING", "")
+    if NUL in environ.get("PATH_INFO", "") or NUL in query or "%00" in query:
+        return True
+    return any(NUL in value for name, value in environ.items()
+               if isinstance(value, str) and (name.startswith("HTTP_") or name.startswith("CONTENT_")))
+
+
 def _url_and_header_fields() -> dict:
+    if not _may_hold_nul(request.environ):
+        return {}
     fields = {}
     if NUL in request.path:
         fields["_path"] = [MESSAGE]

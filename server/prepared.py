@@ -6,9 +6,11 @@ connection the first time it runs there (the connection's `info` remembers it; a
 statement outlives rollbacks and lasts as long as the connection).
 """
 import re
+from collections import namedtuple
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError
 
 from server.extensions import db
 
@@ -28,15 +30,56 @@ class PreparedStatement:
             return f"${self.params.index(match.group(1)) + 1}"
 
         self.sql = _NAMED.sub(positional, sql)
+        self._prepare = f"PREPARE {name} AS {self.sql}".replace("%", "%%")
         self._execute = f"EXECUTE {name}({', '.join(['%s'] * len(self.params))})"
+        self._key = f"prepared:{name}"
+        self._row_types: dict[tuple, type] = {}
+
+    def _values(self, values: dict) -> tuple:
+        return tuple(values[p] for p in self.params)
 
     def execute(self, conn: Connection, values: dict) -> CursorResult:
         """Run it on `conn`, preparing it there first if this connection has not yet."""
-        key = f"prepared:{self.name}"
-        if key not in conn.info:
-            conn.exec_driver_sql(f"PREPARE {self.name} AS {self.sql}".replace("%", "%%"))
-            conn.info[key] = True
-        return conn.exec_driver_sql(self._execute, tuple(values[p] for p in self.params))
+        if self._key not in conn.info:
+            conn.exec_driver_sql(self._prepare)
+            conn.info[self._key] = True
+        return conn.exec_driver_sql(self._execute, self._values(values))
+
+    def first_row_on(self, engine: Engine, values: dict):
+        """Its first row (a named tuple, or None), run on a pooled connection of `engine` itself.
+
+        Straight on the driver's cursor: SQLAlchemy's result machinery costs more per call than
+        this one-row statement's own work. Driver errors are raised as SQLAlchemy's (a dropped
+        connection invalidates the pooled one), as a statement through SQLAlchemy would.
+        """
+        conn = engine.raw_connection()
+        cursor = None
+        try:
+            cursor = conn.cursor()
+            if self._key not in conn.info:
+                cursor.execute(self._prepare)
+                conn.info[self._key] = True
+            cursor.execute(self._execute, self._values(values))
+            row = cursor.fetchone()
+            return None if row is None else self._row_type(cursor.description)._make(row)
+        except engine.dialect.loaded_dbapi.Error as err:
+            invalidated = engine.dialect.is_disconnect(err, conn.dbapi_connection, cursor)
+            if invalidated:
+                conn.invalidate(err)
+            raise DBAPIError.instance(self._execute, values, err, engine.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=invalidated,
+                                      dialect=engine.dialect) from err
+        finally:
+            if cursor is not None and not cursor.closed:
+                cursor.close()
+            conn.close()  # back to the pool
+
+    def _row_type(self, description) -> type:
+        names = tuple(column.name for column in description)
+        row_type = self._row_types.get(names)
+        if row_type is None:
+            row_type = self._row_types.setdefault(names, namedtuple("Row", names, rename=True))
+        return row_type
 
 
 def execute_alone(statement: PreparedStatement, values: dict):
@@ -48,8 +91,7 @@ def execute_alone(statement: PreparedStatement, values: dict):
     """
     session = db.session()
     if isinstance(session.get_bind(), Engine) and not session.in_transaction():
-        with db.engines[AUTOCOMMIT_BIND].connect() as conn:
-            return statement.execute(conn, values).first()
+        return statement.first_row_on(db.engines[AUTOCOMMIT_BIND], values)
     row = statement.execute(session.connection(), values).first()
     session.commit()
     return row

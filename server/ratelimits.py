@@ -136,16 +136,14 @@ def _give_back(items, scope: str, key: str) -> None:
 def check_in(view):
     """RATELIMIT_CHECKIN_DEVICE per scanning device: one counter increment per scan.
 
-    The gate's hot path is counted here directly rather than by flask-limiter's per-request
-    machinery, which costs several times more per request (make bench-limiter); flask-limiter
-    skips the route (init_app's request filter).
+    The gate's hot path is counted here directly rather than by a flask-limiter decorator,
+    whose evaluation costs several times more per request (make bench-limiter).
     """
     @wraps(view)
     def wrapper(*args, **kwargs):
         _take("RATELIMIT_CHECKIN_DEVICE", "checkin-device", device_key(), TOO_MANY_SCANS)
         return view(*args, **kwargs)
 
-    wrapper.counted_here = True
     return wrapper
 
 
@@ -209,11 +207,13 @@ def init_app(app: Flask) -> None:
             raise RuntimeError(f"{name} is not a rate limit like '5/minute;30/hour': "
                                f"{app.config[name]!r}") from None
     limiter.init_app(app)
+    if not (app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")):
+        # Every limit here is a view's decorator, which checks its limits when the view runs.
+        # The extension's hook before every request serves default and application-wide limits;
+        # with none set it would only cost each request (every catalogue page, every scan) a
+        # lookup of limits that do not exist.
+        app.before_request_funcs[None] = [
+            hook for hook in app.before_request_funcs[None]
+            if getattr(hook, "__self__", None) is not limiter]
     app.register_error_handler(RateLimitExceeded, _rate_limit_exceeded)
 
-
-@limiter.request_filter
-def _counted_by_the_view() -> bool:
-    """Routes that count their own limit (`check_in`) are skipped by flask-limiter."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, "counted_here", False)

@@ -186,3 +186,13 @@ def test_nul_in_a_signed_in_update_writes_nothing(attendee_client, attendee):
     resp = attendee_client.patch("/api/users/me", json={"name": "Wan\x00jiru"})
     assert resp.status_code == 422 and "name" in resp.get_json()["error"]["fields"]
     assert attendee_client.get("/api/users/me").get_json()["name"] == attendee.name
+
+
+@pytest.mark.parametrize("url, headers, field", [
+    ("/api/events?a%00=1", {}, "_query"),
+    ("/api/events", {"X-Client-Note": "a\x00b"}, "X-Client-Note"),
+])
+def test_nul_in_a_query_name_or_a_header_is_a_validation_error(client, url, headers, field):
+    resp = client.get(url, headers=headers)
+    assert resp.status_code == 422
+    assert field in resp.get_json()["error"]["fields"]

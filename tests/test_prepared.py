@@ -1,8 +1,11 @@
 """Prepared hot-path statements: made once per connection, positional, outliving rollbacks."""
+import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import DataError, OperationalError
 
 from server.extensions import db
-from server.prepared import PreparedStatement, execute_alone
+from server.prepared import AUTOCOMMIT_BIND, PreparedStatement, execute_alone
+from tests.faults.killswitch import terminate_backend
 
 ECHO = PreparedStatement("ticksy_test_echo",
                          "SELECT CAST(:a AS int) + CAST(:b AS int) AS total, CAST(:a AS int) AS a,"
@@ -40,3 +43,41 @@ def test_execute_alone_joins_an_open_transaction(app):
     db.session.execute(db.text("SELECT 1"))
     assert db.session().in_transaction()
     assert execute_alone(ECHO, {"a": 1, "b": 1}).total == 2
+
+
+def test_first_row_on_an_engine_prepares_once_per_pooled_connection(app):
+    engine = db.engines[AUTOCOMMIT_BIND]
+    engine.dispose()
+    first = ECHO.first_row_on(engine, {"a": 2, "b": 3})
+    again = ECHO.first_row_on(engine, {"a": 7, "b": 1})
+    assert (first.total, again.total, again.a, again.cast_kept) == (5, 8, 7, "x")
+    conn = engine.raw_connection()
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s",
+                       (ECHO.name,))
+        assert cursor.fetchone()[0] == 1
+        assert conn.info[f"prepared:{ECHO.name}"]
+    finally:
+        conn.close()
+
+
+def test_a_statement_error_is_sqlalchemys_and_the_connection_stays_usable(app):
+    engine = db.engines[AUTOCOMMIT_BIND]
+    with pytest.raises(DataError):
+        ECHO.first_row_on(engine, {"a": "not a number", "b": 1})
+    assert ECHO.first_row_on(engine, {"a": 1, "b": 2}).total == 3
+
+
+def test_a_dropped_connection_is_invalidated_and_replaced(app):
+    engine = db.engines[AUTOCOMMIT_BIND]
+    engine.dispose()
+    ECHO.first_row_on(engine, {"a": 1, "b": 1})
+    conn = engine.raw_connection()
+    pid = conn.dbapi_connection.get_backend_pid()
+    conn.close()
+    terminate_backend(engine.url.render_as_string(hide_password=False), pid)
+    with pytest.raises(OperationalError) as caught:  # the API answers it 503 (errors.py)
+        ECHO.first_row_on(engine, {"a": 1, "b": 1})
+    assert caught.value.connection_invalidated
+    assert ECHO.first_row_on(engine, {"a": 2, "b": 2}).total == 4  # a new connection
