@@ -703,6 +703,7 @@ def _environment(url: str, source: str) -> dict:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
+    import granian
     import gunicorn
 
     engine = create_engine(url, poolclass=NullPool)
@@ -722,7 +723,8 @@ def _environment(url: str, source: str) -> dict:
                 break
     return {"cpus": os.cpu_count(), "cpu_model": cpu_model, "load_avg_before": os.getloadavg(),
             "python": platform.python_version(), "gunicorn": gunicorn.__version__,
-            "aiohttp": aiohttp.__version__, "postgresql": pg, "database": source,
+            "granian": granian.__version__, "aiohttp": aiohttp.__version__,
+            "postgresql": pg, "database": source,
             "checkin_code_sha256": digest.hexdigest()[:12]}
 
 
@@ -777,7 +779,8 @@ def render_markdown(report: dict) -> str:
     lines = [f"# Ticksy check-in benchmark — {report['started_at']}", "",
              f"Machine: {env['cpus']} CPUs ({env['cpu_model']}), load average before "
              f"{', '.join(f'{v:.2f}' for v in env['load_avg_before'])}; Python {env['python']}, "
-             f"gunicorn {env['gunicorn']}, PostgreSQL {env['postgresql']['server_version']} "
+             f"gunicorn {env['gunicorn']}, granian {env.get('granian')}, "
+             f"PostgreSQL {env['postgresql']['server_version']} "
              f"(synchronous_commit {env['postgresql']['synchronous_commit']}; {env['database']}); "
              f"check-in code digest {env['checkin_code_sha256']}.",
              f"{g.get('server', 'gunicorn')}: `{g['worker_class']}` workers × {g['workers']}, "

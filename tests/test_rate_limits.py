@@ -344,3 +344,23 @@ def test_a_malformed_limit_setting_refuses_to_start(monkeypatch):
     settings.RATELIMIT_LOGIN_IP = "lots"
     with pytest.raises(RuntimeError, match="RATELIMIT_LOGIN_IP"):
         create_app(settings)
+
+
+def test_a_default_limit_when_set_still_covers_every_route(app):
+    """Unset, flask-limiter's before-request hook is left out (nothing for it to check); a
+    deployment that sets a default limit gets the hook, and every route is counted."""
+    import config
+    from server import create_app
+
+    settings = config.TestingConfig()
+    settings.SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
+    settings.RATELIMIT_DEFAULT = "2/minute"
+    try:
+        limited = create_app(settings)
+        client = limited.test_client()
+        address = {"environ_base": {"REMOTE_ADDR": "10.9.9.9"}}
+        assert [client.get("/api/events", **address).status_code for _ in range(2)] == [200, 200]
+        assert_rate_limited(client.get("/api/events", **address))
+        assert app.test_client().get("/api/events", **address).status_code == 200
+    finally:
+        limiter.limit_manager.set_default_limits([])  # the extension object is shared by apps
