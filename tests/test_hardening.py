@@ -333,3 +333,14 @@ def test_cors_answers_only_the_configured_origins(proxied_app):
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://tickets.example"
     assert "Access-Control-Allow-Origin" not in refused.headers
     assert "Access-Control-Allow-Origin" not in plain.headers
+
+
+def test_no_session_cookie_is_ever_set_or_written(app, attendee_client):
+    """Bearer tokens authenticate every request: no cookie session is opened or sent."""
+    from flask import session
+
+    response = attendee_client.get("/api/users/me")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    with app.test_request_context("/"):
+        with pytest.raises(RuntimeError):
+            session["user"] = 1
