@@ -72,9 +72,9 @@ class Config:
         self.EMBEDDED_DATABASE_DIR = env.get("EMBEDDED_DATABASE_DIR")
         # Public URL of the web client (Stripe's redirects); unset: the URL of the request.
         self.APP_BASE_URL = env.get("APP_BASE_URL")
-        # The built web client served at `/` (`make client` builds it).
         # Scans of forged codes are written in batches at most this many seconds apart.
         self.INVALID_SCAN_FLUSH_SECONDS = float(env.get("INVALID_SCAN_FLUSH_SECONDS", "1"))
+        # The built web client served at `/` (`make client` builds it).
         self.CLIENT_DIST = env.get("TICKSY_CLIENT_DIST") or os.path.join(ROOT_DIR, "client", "dist")
         # Logs on stderr: "json" (one object per line, production's default) or "text".
         self.LOG_FORMAT = env.get("LOG_FORMAT", self.DEFAULT_LOG_FORMAT)

@@ -38,11 +38,15 @@ class PreparedStatement:
     def _values(self, values: dict) -> tuple:
         return tuple(values[p] for p in self.params)
 
+    def _prepare_once(self, info: dict, run) -> None:
+        """PREPARE it with `run` unless the pooled connection whose `info` this is has it."""
+        if self._key not in info:
+            run(self._prepare)
+            info[self._key] = True
+
     def execute(self, conn: Connection, values: dict) -> CursorResult:
         """Run it on `conn`, preparing it there first if this connection has not yet."""
-        if self._key not in conn.info:
-            conn.exec_driver_sql(self._prepare)
-            conn.info[self._key] = True
+        self._prepare_once(conn.info, conn.exec_driver_sql)
         return conn.exec_driver_sql(self._execute, self._values(values))
 
     def first_row_on(self, engine: Engine, values: dict):
@@ -56,9 +60,7 @@ class PreparedStatement:
         cursor = None
         try:
             cursor = conn.cursor()
-            if self._key not in conn.info:
-                cursor.execute(self._prepare)
-                conn.info[self._key] = True
+            self._prepare_once(conn.info, cursor.execute)
             cursor.execute(self._execute, self._values(values))
             row = cursor.fetchone()
             return None if row is None else self._row_type(cursor.description)._make(row)

@@ -14,13 +14,14 @@ import math
 import time
 from functools import lru_cache, wraps
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask_jwt_extended import current_user
 from flask_limiter import RateLimitExceeded
 from limits import parse_many
 
 from server.errors import RateLimited, handle_app_error
 from server.extensions import limiter
+from server.security import token_claims
 
 logger = logging.getLogger(__name__)
 MAX_KEY_CHARS = 128  # a body field used as a key is cut to this (keys live in Redis)
@@ -62,7 +63,7 @@ def device_key() -> str:
 
     Scoped by user so nobody can throttle another organizer's gate by naming its device.
     """
-    user = g.token_claims["sub"]
+    user = token_claims()["sub"]
     device = _body_field("device_id")
     return f"device:{user}:{device}" if device else f"user:{user}"
 

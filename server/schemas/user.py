@@ -3,17 +3,20 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from server.models import RoleName
 from server.schemas.common import UTCDateTime, text
+from server.services.passwords import MAX_PASSWORD_BYTES
 
 
-def _at_most_72_bytes(value: str) -> None:
-    """bcrypt reads 72 bytes; 72 characters outside ASCII (e.g. emoji) are more than that."""
-    if len(value.encode()) > 72:
-        raise ValidationError("Too long: use at most 72 bytes (fewer characters outside ASCII).")
+def _within_bcrypt_bytes(value: str) -> None:
+    """bcrypt reads MAX_PASSWORD_BYTES bytes; as many characters outside ASCII (e.g. emoji) are
+    more than that."""
+    if len(value.encode()) > MAX_PASSWORD_BYTES:
+        raise ValidationError(f"Too long: use at most {MAX_PASSWORD_BYTES} bytes (fewer "
+                              "characters outside ASCII).")
 
 
-PASSWORD = {"validate": [validate.Length(min=8, max=72,
+PASSWORD = {"validate": [validate.Length(min=8, max=MAX_PASSWORD_BYTES,
                                          error="Use between {min} and {max} characters."),
-                         _at_most_72_bytes]}
+                         _within_bcrypt_bytes]}
 
 
 class UserOut(Schema):
