@@ -40,25 +40,12 @@ if str(ROOT) not in sys.path:
 import config as _config  # noqa: E402
 from bench import loadgen, onsale, procs  # noqa: E402
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
 TARGET_RATIO = 0.8
 VICTIM_PASSWORD = "the-real-password-of-a-victim"
 
 
 def log(message: str) -> None:
     print(f"[abuse {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def redis_available() -> bool:
-    try:
-        import redis
-
-        server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-        server.ping()
-        server.flushdb()
-        return True
-    except Exception:  # noqa: BLE001 (any failure: no Redis)
-        return False
 
 
 # --------------------------------------------------------------------------- data
@@ -309,8 +296,8 @@ def run(args, stack: contextlib.ExitStack) -> dict:
     simulator = Simulator(callback_delay=None, no_answer_after=3600)
     sim_url = simulator.serve()
     stack.callback(simulator.shutdown)
-    shared = redis_available()
-    storage = REDIS_URL if shared else "memory://"
+    shared = procs.redis_available()
+    storage = procs.REDIS_URL if shared else "memory://"
     env_settings = {
         "SECRET_KEY": secrets.token_urlsafe(32), "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "TICKET_SIGNING_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=")
@@ -332,8 +319,7 @@ def run(args, stack: contextlib.ExitStack) -> dict:
     app = create_app(settings)
     data = prepare(app, args)
     log(f"data ready: {args.buyers} buyers, {args.victims} victims, {args.attackers} attackers")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPENV_", "VIRTUAL_ENV"))}
-    env.update(DATABASE_URL=url, TICKSY_ENV="production", PYTHONPATH=str(ROOT), **env_settings)
+    env = procs.server_env(ROOT, DATABASE_URL=url, TICKSY_ENV="production", **env_settings)
     server = procs.start_gunicorn(python=sys.executable, cwd=ROOT, env=env,
                                   log_path=RESULTS / f"gunicorn-abuse-{stamp}.log",
                                   workers=args.workers, worker_class=args.worker_class,

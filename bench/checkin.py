@@ -1013,9 +1013,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     if any(item is None for item in open_fresh):
         raise SystemExit("not enough tickets for the open-loop phase: raise --tickets")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPENV_", "VIRTUAL_ENV"))}
-    env.update(DATABASE_URL=url, **settings,
-               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p))
+    env = procs.server_env(ROOT, DATABASE_URL=url, **settings)
     log_path = RESULTS / f"{args.server}-checkin-{stamp}.log"
     if args.server == "granian":
         server = procs.start_granian(python=sys.executable, cwd=ROOT, env=env, log_path=log_path,
@@ -1025,9 +1023,8 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
                                       workers=args.workers, worker_class=args.worker_class,
                                       threads=args.threads, app=args.app)
     stack.callback(server.stop)
-    worker_class = "granian wsgi" if args.server == "granian" else args.worker_class
-    log(f"{args.server} pid {server.pid} on {server.base_url}: {args.workers} {worker_class} "
-        f"worker(s), {args.threads} thread(s) each")
+    log(f"{args.server} pid {server.pid} on {server.base_url}: {args.workers} "
+        f"{server.settings['worker_class']} worker(s), {args.threads} thread(s) each")
     procs.wait_healthy(server, args.workers)
     workers = server.workers()
     memory = procs.MemoryWatch(server.pid).start()
@@ -1078,7 +1075,8 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
 
     all_requests = lambda r: r["requests"] + r.get("warmup_requests", 0)  # noqa: E731
     use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and wrk.available())
-    log(f"closed-loop load generator: {'wrk' if use_wrk else 'aiohttp'}")
+    load_generator = "wrk" if use_wrk else "aiohttp"
+    log(f"closed-loop load generator: {load_generator}")
     sweep = []
     for clients in args.clients:
         log(f"sweep: {clients} closed-loop clients for {args.warmup:g}+{args.duration:g}s")
@@ -1130,7 +1128,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
         "statements": statements,
         "sweep": sweep,
         "best": {"clients": best["clients"], "scans_per_s": best["scans_per_s"]},
-        "load_generator": "wrk" if use_wrk else "aiohttp",
+        "load_generator": load_generator,
         "open_loop": open_result,
         "forged": forged_result,
         "hello": hello,

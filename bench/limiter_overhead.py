@@ -21,8 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import onsale  # noqa: E402
-
-REDIS_URL = "redis://127.0.0.1:6379/11"
+from bench.procs import REDIS_URL, redis_available  # noqa: E402
 
 
 def build_app(url: str):
@@ -44,7 +43,7 @@ def prepare(app) -> tuple[list[str], list[str]]:
     from server.extensions import db
     from server.gate.codes import code_for
     from server.models import utcnow
-    from server.services import accounts, events, order_lifecycle, ordering, checkin
+    from server.services import accounts, events, order_lifecycle, ordering
 
     with app.app_context():
         upgrade()
@@ -101,16 +100,6 @@ def measure(app, codes, token, *, rounds: int, requests: int) -> dict:
             "overhead_us": round(per_request["on"] - per_request["off"], 1),
             "overhead_pct": round(100 * (per_request["on"] / per_request["off"] - 1), 2),
             "rounds_cpu_s": {k: [round(v, 4) for v in values] for k, values in timings.items()}}
-
-
-def redis_available() -> bool:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
-        return True
-    except Exception:  # noqa: BLE001 (any failure: no Redis)
-        return False
 
 
 def main() -> int:

@@ -577,8 +577,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
         + ", ".join(f"{t['name']} {t['quantity']}" for t in data["rush_tiers"]))
     environment = _environment(url, source)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPENV_", "VIRTUAL_ENV"))}
-    env.update(DATABASE_URL=url, TICKSY_ENV="production", PYTHONPATH=str(ROOT), **secrets_env)
+    env = procs.server_env(ROOT, DATABASE_URL=url, TICKSY_ENV="production", **secrets_env)
     server = procs.start_gunicorn(python=sys.executable, cwd=ROOT, env=env,
                                   log_path=RESULTS / f"gunicorn-{stamp}.log",
                                   workers=args.workers, worker_class=args.worker_class,

@@ -1,4 +1,5 @@
-"""Processes the benchmark starts and watches: gunicorn, its workers, and their memory and CPU.
+"""Processes the benchmark starts and watches: the WSGI server (gunicorn or granian), its
+workers, and their memory and CPU.
 
 Linux only: memory and CPU are read from /proc.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+REDIS_URL = "redis://127.0.0.1:6379/11"  # the benchmarks' own Redis database
 
 
 def free_port() -> int:
@@ -76,9 +78,32 @@ def machine_cpu() -> tuple[float, float]:
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
 
 
+def redis_available() -> bool:
+    """True when Redis answers at REDIS_URL, whose database is then emptied for the run."""
+    try:
+        import redis
+
+        server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+        server.ping()
+        server.flushdb()
+        return True
+    except Exception:  # noqa: BLE001 (any failure: no Redis)
+        return False
+
+
+def server_env(root: Path, **settings) -> dict:
+    """The environment of a server started by a benchmark: this one without pipenv's and the
+    virtualenv's variables, plus `settings`, with `root` first on PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPENV_", "VIRTUAL_ENV"))}
+    env.update(settings)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    return env
+
+
 @dataclass
-class Gunicorn:
-    """A gunicorn master started in its own session, so that stopping it stops all it started."""
+class Server:
+    """A WSGI server's first process (gunicorn's master, granian's main process) started in its
+    own session, so that stopping it stops all it started; its workers are its children."""
 
     process: subprocess.Popen
     base_url: str
@@ -117,8 +142,19 @@ class Gunicorn:
             self.process.wait(timeout=5)
 
 
+def _launch(cmd: list[str], *, cwd: Path, env: dict, log_path: Path, port: int,
+            settings: dict) -> Server:
+    """Start `cmd` (a server listening on 127.0.0.1:`port`) in a session of its own, its output
+    appended to `log_path`."""
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    return Server(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path,
+                  settings=settings)
+
+
 def start_gunicorn(*, python: str, cwd: Path, env: dict, log_path: Path, workers: int,
-                   worker_class: str, threads: int, app: str = "bench.wsgi:app") -> Gunicorn:
+                   worker_class: str, threads: int, app: str = "bench.wsgi:app") -> Server:
     """Start gunicorn on 127.0.0.1 and a free port; it only listens on loopback."""
     port = free_port()
     settings = {"app": app, "bind": f"127.0.0.1:{port}", "workers": workers,
@@ -137,22 +173,15 @@ def start_gunicorn(*, python: str, cwd: Path, env: dict, log_path: Path, workers
            "--error-logfile", "-"]
     if os.path.isdir(settings["worker_tmp_dir"]):
         cmd += ["--worker-tmp-dir", settings["worker_tmp_dir"]]
-    log = open(log_path, "ab")
-    try:
-        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        log.close()
-    return Gunicorn(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path,
-                    settings=settings)
+    return _launch(cmd, cwd=cwd, env=env, log_path=log_path, port=port, settings=settings)
 
 
 def start_granian(*, python: str, cwd: Path, env: dict, log_path: Path, workers: int,
-                  threads: int, app: str = "bench.wsgi:app") -> Gunicorn:
+                  threads: int, app: str = "bench.wsgi:app") -> Server:
     """Start granian (WSGI, HTTP/1.1 keep-alive) on 127.0.0.1 and a free port.
 
     Its worker processes are children of the first process, as gunicorn's are, so the same
-    `Gunicorn` handle stops it and finds its workers."""
+    `Server` handle stops it and finds its workers."""
     port = free_port()
     settings = {"server": "granian", "app": app, "bind": f"127.0.0.1:{port}", "workers": workers,
                 "worker_class": "granian-wsgi", "threads": threads, "backlog": 2048,
@@ -166,23 +195,16 @@ def start_granian(*, python: str, cwd: Path, env: dict, log_path: Path, workers:
            "--http", "1", "--no-ws",
            "--log-level", "warning",
            "--workers-kill-timeout", "5"]
-    log = open(log_path, "ab")
-    try:
-        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        log.close()
-    return Gunicorn(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path,
-                    settings=settings)
+    return _launch(cmd, cwd=cwd, env=env, log_path=log_path, port=port, settings=settings)
 
 
-def wait_healthy(server: Gunicorn, workers: int, timeout: float = 60.0) -> None:
+def wait_healthy(server: Server, workers: int, timeout: float = 60.0) -> None:
     """Wait until /api/health answers 200 and all `workers` worker processes are up."""
     deadline = time.monotonic() + timeout
     last_error = "no answer yet"
     while time.monotonic() < deadline:
         if not server.alive():
-            raise RuntimeError(f"gunicorn exited with {server.process.returncode}:\n"
+            raise RuntimeError(f"the server exited with {server.process.returncode}:\n"
                                f"{server.log_tail()}")
         try:
             with urllib.request.urlopen(server.base_url + "/api/health", timeout=2) as response:
@@ -192,7 +214,7 @@ def wait_healthy(server: Gunicorn, workers: int, timeout: float = 60.0) -> None:
         except (urllib.error.URLError, OSError) as err:
             last_error = str(err)
         time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not become healthy in {timeout:.0f}s ({last_error}):\n"
+    raise RuntimeError(f"the server did not become healthy in {timeout:.0f}s ({last_error}):\n"
                        f"{server.log_tail()}")
 
 
@@ -357,7 +379,7 @@ def run_main(run, args, log) -> int:
             if stop.code and isinstance(stop.code, int) and stop.code > 128:
                 log("terminated: stopping everything the benchmark started")
             raise
-    log("gunicorn and everything the benchmark started are stopped")
+    log("the server and everything the benchmark started are stopped")
     if os.environ.get("BENCH_STRICT") and not report["all_targets_met"]:
         return 1
     return 0

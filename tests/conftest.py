@@ -4,7 +4,9 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 import os
+import socket
 import tempfile
+import threading
 
 import pytest
 from flask_jwt_extended import create_access_token, create_refresh_token
@@ -66,6 +68,46 @@ def app(mpesa_simulator, stripe_api):
     with app.app_context():
         upgrade()
     yield app
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpSink:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        self.envelopes, self.arrived = [], threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.arrived.set()
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_sink():
+    """(SmtpSink, port): an SMTP server on a loopback port that keeps what it is sent."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield sink, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def silent_port():
+    """A loopback port that accepts TCP connections and never says a word (a hung server)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    yield listener.getsockname()[1]
+    listener.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ when Redis is not reachable (e.g. on a laptop without it); CI and the project ma
 """
 import email
 import os
-import socket
 import threading
 import time
 import uuid
@@ -16,7 +15,6 @@ from email import policy
 
 import pytest
 import redis
-from aiosmtpd.controller import Controller
 from celery.signals import task_prerun
 from sqlalchemy import select
 
@@ -44,33 +42,6 @@ def _redis_or_skip() -> redis.Redis:
         pytest.skip(f"Redis is not reachable at {REDIS_URL} ({error}); start redis-server or "
                     f"set TICKSY_TEST_REDIS_URL to run the Celery test")
     return client
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Sink:
-    """An aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self):
-        self.envelopes, self.arrived = [], threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        self.arrived.set()
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_sink():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield sink, controller.port
-    controller.stop()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import config
 from server import create_app
 from server.host_slots import HostSlots
 from server.services import mpesa_payments
+from tests.test_rate_limits import allowed
 
 LOGIN = "/api/auth/login"
 
@@ -282,8 +283,7 @@ def post_as(app, url, *, forwarded_for=None, remote="127.0.0.1", **kwargs):
 
 
 def test_behind_a_trusted_proxy_limits_count_the_forwarded_client(app, proxied_app):
-    n = min(item.amount for item in __import__("limits").parse_many(
-        proxied_app.config["RATELIMIT_LOGIN_IP"]))
+    n = allowed(proxied_app, "RATELIMIT_LOGIN_IP")
     body = {"email": "x@example.com", "password": "password123"}
     for i in range(n):
         # The spoofed leftmost entry is ignored: one hop trusts the proxy's own entry only.
@@ -295,7 +295,7 @@ def test_behind_a_trusted_proxy_limits_count_the_forwarded_client(app, proxied_a
 
 
 def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(app):
-    n = min(item.amount for item in __import__("limits").parse_many(app.config["RATELIMIT_LOGIN_IP"]))
+    n = allowed(app, "RATELIMIT_LOGIN_IP")
     for i in range(n):
         body = {"email": f"y{i}@example.com", "password": "password123"}
         post_as(app, LOGIN, forwarded_for=f"198.51.100.{i}", json=body)

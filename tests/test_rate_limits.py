@@ -358,7 +358,7 @@ def test_a_default_limit_when_set_still_covers_every_route(app):
     try:
         limited = create_app(settings)
         client = limited.test_client()
-        address = {"environ_base": {"REMOTE_ADDR": "10.9.9.9"}}
+        address = ip("10.9.9.9")
         assert [client.get("/api/events", **address).status_code for _ in range(2)] == [200, 200]
         assert_rate_limited(client.get("/api/events", **address))
         assert app.test_client().get("/api/events", **address).status_code == 200

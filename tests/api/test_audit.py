@@ -1,14 +1,12 @@
 """The audit log: every recorded decision, written with its change or not at all; admins read it."""
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from server.extensions import db
-from server.models import (AuditEntry, OrderStatus, Payment, PaymentProvider, PaymentStatus, Refund,
-                           RefundMethod, utcnow)
+from server.models import AuditEntry, OrderStatus
 from server.services import admin_users, order_lifecycle, reviews
+from tests.world import flagged_payment, manual_refund, went_to
 
 
 def entries(action=None):
@@ -169,12 +167,8 @@ def test_gate_staff_change(organizer_client, organizer, make_user, make_event):
 
 def test_review_removed_by_an_admin_but_not_by_its_author(
         admin_client, admin, client_for, make_user, make_event, make_order, organizer):
-    event = make_event(organizer)
     authors = [make_user(), make_user()]
-    for author in authors:
-        make_order(event, buyer=author, paid=True)
-    event.starts_at, event.ends_at = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1)
-    db.session.commit()
+    event = went_to(make_event(organizer), authors, make_order)
     first, second = (reviews.create_review(event_id=event.id, user=author,
                                            data={"rating": 2, "comment": "Meh"}).id
                      for author in authors)
@@ -192,11 +186,7 @@ def test_review_removed_by_an_admin_but_not_by_its_author(
 def test_admin_refunds_a_flagged_payment_then_completes_the_manual_refund(
         admin_client, admin, make_event, make_order, organizer):
     order = make_order(make_event(organizer), paid=True)
-    payment = Payment(order=order, user=order.buyer, provider=PaymentProvider.MPESA,
-                      status=PaymentStatus.CONFIRMED, needs_refund=True, confirmed_at=utcnow(),
-                      amount=order.total, currency="KES")
-    db.session.add(payment)
-    db.session.commit()
+    payment = flagged_payment(order)
     assert admin_client.post(f"/api/admin/payments/{payment.id}/refund").status_code == 200
     requested = only("payment.refund_requested")
     refund_id = requested.details["refund_id"]
@@ -219,12 +209,7 @@ def test_admin_refunds_a_flagged_payment_then_completes_the_manual_refund(
 def test_refused_decisions_record_nothing(admin_client, admin, organizer_client, make_event,
                                           make_order, organizer):
     pending = make_order(make_event(organizer))
-    refund = Refund(payment=Payment(order=pending, user=pending.buyer, status=PaymentStatus.REFUNDED,
-                                    provider=PaymentProvider.MPESA, amount=pending.total,
-                                    confirmed_at=utcnow(), currency="KES"),
-                    amount=pending.total, currency="KES", method=RefundMethod.MANUAL)
-    db.session.add(refund)
-    db.session.commit()
+    refund = manual_refund(pending)
     assert admin_client.put(f"/api/admin/users/{admin.id}/roles",
                             json={"roles": ["attendee"]}).status_code == 409
     assert admin_client.delete(f"/api/admin/users/{admin.id}").status_code == 409

@@ -8,10 +8,9 @@ from sqlalchemy import insert
 
 from server.extensions import db
 from server.gate.codes import code_for
-from server.models import (Payment, PaymentProvider, PaymentStatus, Refund, RefundMethod,
-                           event_staff, utcnow)
+from server.models import event_staff
 from server.services import reviews
-from tests.world import went_to
+from tests.world import flagged_payment, manual_refund, pending_payment, went_to
 
 ROLES = ("anonymous", "attendee", "owner", "other_organizer", "admin")
 _emails = itertools.count(1)
@@ -153,20 +152,9 @@ MATRIX = [
 
 def _payments(order, other_order) -> dict:
     """A pending M-Pesa attempt; a confirmed one flagged for refund with its manual refund."""
-    pending = Payment(order=order, user=order.buyer, provider=PaymentProvider.MPESA,
-                      status=PaymentStatus.PENDING, amount=order.total, currency="KES")
-    flagged = Payment(order=other_order, user=other_order.buyer, provider=PaymentProvider.MPESA,
-                      status=PaymentStatus.CONFIRMED, needs_refund=True, confirmed_at=utcnow(),
-                      amount=other_order.total, currency="KES")
-    refunded = Payment(order=other_order, user=other_order.buyer, provider=PaymentProvider.MPESA,
-                       status=PaymentStatus.REFUNDED, confirmed_at=utcnow(),
-                       amount=other_order.total, currency="KES")
-    refund = Refund(payment=refunded, amount=refunded.amount, currency="KES",
-                    method=RefundMethod.MANUAL)
-    db.session.add_all([pending, flagged, refunded, refund])
-    db.session.commit()
-    return {"payment": pending.id, "flagged_payment": flagged.id, "manual_refund": refund.id,
-            "bad_token": "0" * 40}
+    return {"payment": pending_payment(order).id,
+            "flagged_payment": flagged_payment(other_order).id,
+            "manual_refund": manual_refund(other_order).id, "bad_token": "0" * 40}
 
 
 @pytest.fixture

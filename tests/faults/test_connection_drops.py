@@ -10,27 +10,23 @@ the next request succeeds.
 These run on committed data (`own_app`): the connection being killed must be the request's real
 one, not the rollback harness's. Every table except roles is truncated after each test.
 """
-import itertools
 from datetime import timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
-from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select, update
 
 import config
 from server import create_app
 from server.extensions import db
 from server.models import Payment, Ticket, TicketOrder, TicketOrderItem, TicketType, utcnow
-from server.services import accounts, events, mpesa_payments
+from server.services import mpesa_payments
 from tests.faults.killswitch import KillSwitch
 from tests.invariants import assert_money_invariants
-from tests.test_concurrency import _truncate
+from tests.test_concurrency import _stage, _truncate
 
 pytestmark = pytest.mark.own_app
 
-_seq = itertools.count(1)
 DATABASE_WORDS = ("psycopg2", "terminat", "server closed", "OperationalError", "SQL", "backend",
                   "ticket_types", "ticket_orders")
 
@@ -59,22 +55,15 @@ def _empty_database_afterwards(fault_app, mpesa_simulator):
 @pytest.fixture
 def shop(fault_app):
     """(buyer's headers, event id, tier id): a published event with ten KES 1,000 tickets."""
-    n = next(_seq)
-    with fault_app.app_context():
-        buyer = accounts.build_user(name="Wanjiru", email=f"drop-buyer{n}@example.com",
-                                    password="password123", phone=None, roles=())
-        organizer = accounts.build_user(name="Org", email=f"drop-org{n}@example.com",
-                                        password="password123", phone=None, roles=("organizer",))
-        db.session.commit()
-        starts = utcnow() + timedelta(days=30)
-        event = events.create_event(organizer=organizer, data={
-            "title": "Dropped", "venue": "KICC", "starts_at": starts,
-            "ends_at": starts + timedelta(hours=3), "status": "published",
-            "ticket_types": [{"name": "Regular", "price": Decimal("1000.00"), "quantity": 10}]})
-        found = ({"Authorization": f"Bearer {create_access_token(identity=buyer)}"},
-                 event.id, event.ticket_types[0].id)
-        db.session.remove()
-    return found
+    stage = _stage(fault_app, [("Regular", "1000.00", 10)], 1)
+    [(_, token)] = stage.buyers
+    return {"Authorization": f"Bearer {token}"}, stage.event_id, stage.tier_ids[0]
+
+
+def _kill_at(app, point: str) -> KillSwitch:
+    """A KillSwitch on `app`'s engine (tests/faults/killswitch.py)."""
+    with app.app_context():
+        return KillSwitch(db.engine, point)
 
 
 def _post(app, url, headers=None, json=None):
@@ -128,9 +117,7 @@ def test_connection_dropped_while_placing_an_order(fault_app, shop, point):
     `loaded.id` of the expired user after the failed flush), the INSERT cases answered 500.
     """
     headers, _, tier_id = shop
-    with fault_app.app_context():
-        engine = db.engine
-    with KillSwitch(engine, point) as switch:
+    with _kill_at(fault_app, point) as switch:
         response = _post(fault_app, "/api/orders", headers, _order_body(shop))
 
     assert switch.killed, f"the request never reached {point!r}: {switch.seen}"
@@ -153,9 +140,7 @@ def test_connection_dropped_with_an_idempotency_key_then_retried(fault_app, shop
     """
     headers, _, tier_id = shop
     keyed = {**headers, "Idempotency-Key": "drop-then-retry"}
-    with fault_app.app_context():
-        engine = db.engine
-    with KillSwitch(engine, "INSERT INTO ticket_order_items"):
+    with _kill_at(fault_app, "INSERT INTO ticket_order_items"):
         _assert_clean_503(_post(fault_app, "/api/orders", keyed, _order_body(shop)))
 
     first = _post(fault_app, "/api/orders", keyed, _order_body(shop))
@@ -203,9 +188,7 @@ def test_connection_dropped_while_confirming_a_payment(fault_app, shop, point):
     headers, _, tier_id = shop
     order, payment = _pending_mpesa_payment(fault_app, shop)
     refresh = f"/api/payments/{payment['payment_id']}/refresh"
-    with fault_app.app_context():
-        engine = db.engine
-    with KillSwitch(engine, point) as switch:
+    with _kill_at(fault_app, point) as switch:
         response = _post(fault_app, refresh, headers)
 
     assert switch.killed, f"the request never reached {point!r}: {switch.seen}"
@@ -234,9 +217,7 @@ def test_verification_losing_its_connection_is_settled_by_reconciliation(
     headers, _, tier_id = shop
     order, payment = _pending_mpesa_payment(fault_app, shop, phone="0712345678")
     [(url, body)] = mpesa_simulator.take_callbacks()
-    with fault_app.app_context():
-        engine = db.engine
-    with KillSwitch(engine, "INSERT INTO tickets") as switch:
+    with _kill_at(fault_app, "INSERT INTO tickets") as switch:
         callback = _post(fault_app, urlsplit(url).path, json=body)
 
     assert switch.killed
@@ -264,9 +245,7 @@ def test_commit_applied_but_its_answer_lost_then_retried_with_the_key(fault_app,
     """
     headers, _, tier_id = shop
     keyed = {**headers, "Idempotency-Key": "commit-lost"}
-    with fault_app.app_context():
-        engine = db.engine
-    with KillSwitch(engine, "COMMIT LOST") as switch:
+    with _kill_at(fault_app, "COMMIT LOST") as switch:
         lost = _post(fault_app, "/api/orders", keyed, _order_body(shop))
 
     assert switch.killed

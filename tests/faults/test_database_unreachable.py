@@ -5,7 +5,6 @@ once). The harder case is a server that accepts the TCP connection and then neve
 hung server, a half-open firewall, an overloaded host): libpq then waits forever unless the
 connection has a timeout. Here a loopback socket listens and never answers.
 """
-import socket
 import threading
 import time
 
@@ -21,13 +20,9 @@ GIVE_UP = 20        # the test's own limit, so a regression fails instead of han
 
 
 @pytest.fixture
-def silent_database():
+def silent_database(silent_port):
     """A PostgreSQL URL whose server accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    yield f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/silent"
-    listener.close()
+    return f"postgresql://postgres@127.0.0.1:{silent_port}/silent"
 
 
 def _timed_get(app, path) -> tuple[object, float]:

@@ -8,11 +8,9 @@ connection and never greets (only MAIL_TIMEOUT ends the wait), with jobs on the 
 in development (JOBS_MODE=thread), so the order's HTTP answer must not wait for SMTP at all.
 Committed data (`own_app`): the pool's threads use their own sessions.
 """
-import socket
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 import config
@@ -28,32 +26,15 @@ MAIL_TIMEOUT = 0.5
 RETRIES = 2
 
 
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
 @pytest.fixture
-def hung_smtp():
-    """A port that accepts SMTP connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    yield listener.getsockname()[1]
-    listener.close()
-
-
-@pytest.fixture
-def mail_app(app, hung_smtp):
+def mail_app(app, silent_port):
+    """The app with jobs on the in-process pool, sending email to an SMTP server that hangs."""
     settings = config.TestingConfig()
     settings.JOBS_MODE = "thread"
     settings.RATELIMIT_ENABLED = False
     settings.MAIL_ENABLED, settings.MAIL_BACKEND = True, "smtp"
-    settings.MAIL_SERVER, settings.MAIL_PORT, settings.MAIL_USE_TLS = "127.0.0.1", hung_smtp, False
+    settings.MAIL_SERVER, settings.MAIL_PORT = "127.0.0.1", silent_port
+    settings.MAIL_USE_TLS = False
     settings.MAIL_TIMEOUT = MAIL_TIMEOUT
     settings.JOBS_MAX_RETRIES, settings.JOBS_RETRY_DELAY = RETRIES, 0.05
     mail = create_app(settings)
@@ -81,7 +62,7 @@ def _wait_for(app, predicate, timeout=15.0):
     return _delivery(app)
 
 
-def test_a_hung_smtp_server_never_delays_nor_fails_the_order(mail_app):
+def test_a_hung_smtp_server_never_delays_nor_fails_the_order(mail_app, smtp_sink):
     """Protection: emails are jobs run after the commit, off the request (jobs.after_commit,
     thread pool), each SMTP attempt bounded by MAIL_TIMEOUT, retried JOBS_MAX_RETRIES times
     (emails.email_job registers RETRY_ANY) and recorded in email_deliveries.
@@ -110,16 +91,8 @@ def test_a_hung_smtp_server_never_delays_nor_fails_the_order(mail_app):
         assert db.session.get(TicketOrder, order["id"]).status == OrderStatus.PAID
         db.session.remove()
 
-    sink = Sink()                                     # SMTP is back: a later run sends it
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    smtp = Controller(sink, hostname="127.0.0.1", port=port)
-    smtp.start()
-    try:
-        mail_app.config["MAIL_PORT"] = port
-        jobs.run(mail_app, "email.order_paid", order["id"])
-    finally:
-        smtp.stop()
+    sink, port = smtp_sink                            # SMTP is back: a later run sends it
+    mail_app.config["MAIL_PORT"] = port
+    jobs.run(mail_app, "email.order_paid", order["id"])
     assert _delivery(mail_app)[:2] == (EmailStatus.SENT, 2 + RETRIES)
-    assert len(sink.messages) == 1
+    assert len(sink.envelopes) == 1

@@ -3,11 +3,9 @@ from collections import Counter
 
 import pytest
 
-from server.extensions import db
 from server.gate.codes import code_for
-from server.models import Payment, PaymentProvider, PaymentStatus, Refund, RefundMethod, utcnow
 from server.services import reviews
-from tests.world import went_to
+from tests.world import flagged_payment, manual_refund, pending_payment, went_to
 
 # Requests sent by the fuzz test, per role; printed in the terminal summary.
 REQUESTS: Counter = Counter()
@@ -15,18 +13,9 @@ REQUESTS: Counter = Counter()
 
 def _payments(pending_order, paid_order) -> dict:
     """A pending M-Pesa attempt, a confirmed one flagged for refund, and a manual refund."""
-    common = {"provider": PaymentProvider.MPESA, "currency": "KES"}
-    pending = Payment(order=pending_order, user=pending_order.buyer, status=PaymentStatus.PENDING,
-                      amount=pending_order.total, **common)
-    flagged = Payment(order=paid_order, user=paid_order.buyer, status=PaymentStatus.CONFIRMED,
-                      needs_refund=True, confirmed_at=utcnow(), amount=paid_order.total, **common)
-    refunded = Payment(order=paid_order, user=paid_order.buyer, status=PaymentStatus.REFUNDED,
-                       confirmed_at=utcnow(), amount=paid_order.total, **common)
-    refund = Refund(payment=refunded, amount=refunded.amount, currency="KES",
-                    method=RefundMethod.MANUAL)
-    db.session.add_all([pending, flagged, refunded, refund])
-    db.session.commit()
-    return {"payment_id": [pending.id, flagged.id, refunded.id], "refund_id": [refund.id]}
+    pending, flagged = pending_payment(pending_order), flagged_payment(paid_order)
+    refund = manual_refund(paid_order)
+    return {"payment_id": [pending.id, flagged.id, refund.payment_id], "refund_id": [refund.id]}
 
 
 @pytest.fixture

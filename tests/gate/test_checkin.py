@@ -1,5 +1,4 @@
 """Check-in over HTTP: signed codes, exactly-once admission, staff, offline sync, figures."""
-import re
 from datetime import timedelta
 from unittest import mock
 
