@@ -45,6 +45,13 @@ export function fromLocalInput(value) {
   return Number.isNaN(d.getTime()) ? '' : d.toISOString();
 }
 
+/** "7 attendee · 2 organizer" from `{ attendee: 7, organizer: 2 }` (nothing for none). */
+export function countsText(counts) {
+  return Object.entries(counts ?? {})
+    .map(([key, n]) => `${n} ${key}`)
+    .join(' · ');
+}
+
 export const STATUS_LABELS = {
   pending: 'Awaiting payment',
   paid: 'Paid',

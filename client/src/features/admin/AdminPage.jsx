@@ -2,9 +2,12 @@ import { useEffect, useState } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
 import { Link } from 'react-router';
 import Field from '../../components/Field';
+import FormActions from '../../components/FormActions';
 import Loading from '../../components/Loading';
 import Pagination from '../../components/Pagination';
-import { dateTime, money, statusLabel } from '../../app/format';
+import TableHead from '../../components/TableHead';
+import { countsText, dateTime, money, statusLabel } from '../../app/format';
+import { usePagedFilters } from '../../app/usePagedFilters';
 import { selectUser, userUpdated } from '../auth/authSlice';
 import {
   fetchAdminEvents,
@@ -33,17 +36,17 @@ function PlatformStats() {
         <div>
           <dt>Users</dt>
           <dd>{data.users.total}</dd>
-          <dd className="meta">{Object.entries(data.users.by_role ?? {}).map(([k, v]) => `${v} ${k}`).join(' · ')}</dd>
+          <dd className="meta">{countsText(data.users.by_role)}</dd>
         </div>
         <div>
           <dt>Events</dt>
           <dd>{data.events.total}</dd>
-          <dd className="meta">{Object.entries(data.events.by_status ?? {}).map(([k, v]) => `${v} ${k}`).join(' · ')}</dd>
+          <dd className="meta">{countsText(data.events.by_status)}</dd>
         </div>
         <div>
           <dt>Orders</dt>
           <dd>{data.orders.total}</dd>
-          <dd className="meta">{Object.entries(data.orders.by_status ?? {}).map(([k, v]) => `${v} ${k}`).join(' · ')}</dd>
+          <dd className="meta">{countsText(data.orders.by_status)}</dd>
         </div>
         <div>
           <dt>Revenue</dt>
@@ -81,14 +84,7 @@ function RolesEditor({ user, onClose }) {
           <Field key={role} type="checkbox" label={role} name={`role-${role}`} checked={roles.includes(role)} onChange={() => toggle(role)} />
         ))}
       </fieldset>
-      <div className="actions">
-        <button type="submit" disabled={saving}>
-          {saving ? 'Saving…' : 'Save roles'}
-        </button>
-        <button type="button" className="secondary" onClick={() => onClose('')}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel={saving ? 'Saving…' : 'Save roles'} submitDisabled={saving} onCancel={() => onClose('')} />
     </form>
   );
 }
@@ -97,9 +93,7 @@ function Users({ announce }) {
   const dispatch = useDispatch();
   const me = useSelector(selectUser);
   const users = useSelector(selectAdmin).users;
-  const [q, setQ] = useState('');
-  const [role, setRole] = useState('');
-  const [page, setPage] = useState(1);
+  const [{ q, role, page }, setFilter, setPage] = usePagedFilters({ q: '', role: '' });
   const [editing, setEditing] = useState(null);
 
   useEffect(() => {
@@ -118,27 +112,8 @@ function Users({ announce }) {
     <section aria-labelledby="users-heading">
       <h2 id="users-heading">Users</h2>
       <div className="filters">
-        <Field
-          label="Search users"
-          name="q"
-          type="search"
-          value={q}
-          placeholder="Name or email"
-          onChange={(e) => {
-            setQ(e.target.value);
-            setPage(1);
-          }}
-        />
-        <Field
-          label="Role"
-          name="role"
-          as="select"
-          value={role}
-          onChange={(e) => {
-            setRole(e.target.value);
-            setPage(1);
-          }}
-        >
+        <Field label="Search users" name="q" type="search" value={q} placeholder="Name or email" onChange={setFilter('q')} />
+        <Field label="Role" name="role" as="select" value={role} onChange={setFilter('role')}>
           <option value="">Any role</option>
           {ROLES.map((r) => (
             <option key={r} value={r}>
@@ -151,15 +126,7 @@ function Users({ announce }) {
       <div className="table-wrap">
         <table className="users-table" aria-busy={users.status === 'loading'}>
           <caption className="sr-only">Users ({users.total})</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Email</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Status</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Email', 'Roles', 'Status', 'Actions']} />
           <tbody>
             {users.items.map((u) => (
               <tr key={u.id}>
@@ -178,7 +145,7 @@ function Users({ announce }) {
                     />
                   ) : (
                     <div className="actions">
-                      <button type="button" className="secondary" onClick={() => setEditing(u.id)} aria-label={`Edit roles`} title={`Edit roles of ${u.name}`}>
+                      <button type="button" className="secondary" onClick={() => setEditing(u.id)} aria-label="Edit roles" title={`Edit roles of ${u.name}`}>
                         Edit roles
                       </button>
                       {u.id !== me?.id && (
@@ -203,8 +170,7 @@ function Users({ announce }) {
 function Events() {
   const dispatch = useDispatch();
   const events = useSelector(selectAdmin).events;
-  const [status, setStatus] = useState('');
-  const [page, setPage] = useState(1);
+  const [{ status, page }, setFilter, setPage] = usePagedFilters({ status: '' });
   useEffect(() => {
     dispatch(fetchAdminEvents({ status, page }));
   }, [dispatch, status, page]);
@@ -212,16 +178,7 @@ function Events() {
     <section aria-labelledby="events-heading">
       <h2 id="events-heading">All events</h2>
       <div className="filters">
-        <Field
-          label="Event status"
-          name="event-status"
-          as="select"
-          value={status}
-          onChange={(e) => {
-            setStatus(e.target.value);
-            setPage(1);
-          }}
-        >
+        <Field label="Event status" name="event-status" as="select" value={status} onChange={setFilter('status')}>
           <option value="">Any status</option>
           <option value="draft">Draft</option>
           <option value="published">Published</option>
@@ -232,15 +189,7 @@ function Events() {
       <div className="table-wrap">
         <table>
           <caption className="sr-only">All events ({events.total})</caption>
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Starts</th>
-              <th scope="col">Organizer</th>
-              <th scope="col">Status</th>
-              <th scope="col">Sold</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Event', 'Starts', 'Organizer', 'Status', 'Sold']} />
           <tbody>
             {events.items.map((e) => (
               <tr key={e.id}>
@@ -269,18 +218,7 @@ function PaymentTable({ caption, items, onRefund }) {
     <div className="table-wrap">
       <table>
         <caption>{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Payment</th>
-            <th scope="col">Order</th>
-            <th scope="col">Provider</th>
-            <th scope="col">Amount</th>
-            <th scope="col">Status</th>
-            <th scope="col">Flag</th>
-            <th scope="col">Updated</th>
-            <th scope="col">Action</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Payment', 'Order', 'Provider', 'Amount', 'Status', 'Flag', 'Updated', 'Action']} />
         <tbody>
           {items.map((p) => (
             <tr key={p.id}>

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
 import { Link, Navigate, useLocation, useNavigate } from 'react-router';
-import Field from '../../components/Field';
+import Field, { fieldErrors } from '../../components/Field';
 import { login, selectAuthStatus, selectUser } from './authSlice';
 
 /** Where to go after signing in: back to the protected page that sent the user here. */
@@ -41,7 +41,7 @@ export default function LoginPage() {
             {error.message}
           </p>
         )}
-        <Field label="Email" name="email" type="email" autoComplete="email" required value={form.email} onChange={set('email')} errors={error?.fields?.email ?? []} />
+        <Field label="Email" name="email" type="email" autoComplete="email" required value={form.email} onChange={set('email')} errors={fieldErrors(error?.fields, 'email')} />
         <Field
           label="Password"
           name="password"
@@ -50,7 +50,7 @@ export default function LoginPage() {
           required
           value={form.password}
           onChange={set('password')}
-          errors={error?.fields?.password ?? []}
+          errors={fieldErrors(error?.fields, 'password')}
         />
         <button type="submit" disabled={status === 'loading'}>
           {status === 'loading' ? 'Logging in…' : 'Log in'}

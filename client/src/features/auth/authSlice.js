@@ -92,5 +92,4 @@ export const isSessionChange = isAnyOf(sessionEnded, logout.pending, login.fulfi
 
 export const selectUser = (state) => state.auth.user;
 export const selectAuthStatus = (state) => state.auth.status;
-export const selectAuthError = (state) => state.auth.error;
 export const hasRole = (user, ...roles) => Boolean(user && roles.some((r) => user.roles?.includes(r)));

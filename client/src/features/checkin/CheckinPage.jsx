@@ -6,6 +6,7 @@ import { checkIn, eventChosen, fetchCheckinStats, fetchGateEvents, selectCheckin
 import Scanner, { cameraScanSupported } from './Scanner';
 
 const RESULT_STYLE = { admitted: 'ok', used: 'warn', void: 'bad', invalid: 'bad', forbidden: 'bad' };
+const HISTORY_LABEL = { admitted: 'Admitted', used: 'Already used', void: 'Ticket void', forbidden: 'Not allowed', invalid: 'Invalid ticket' };
 
 function ResultText({ result, eventId, events }) {
   if (!result) return <p className="gate-idle">Ready. Scan or enter a ticket code.</p>;
@@ -168,7 +169,7 @@ export default function CheckinPage() {
           <ul className="history">
             {history.slice(1).map((h) => (
               <li key={h.id} className={`history-${RESULT_STYLE[h.kind] ?? 'bad'}`}>
-                {new Date(h.at).toLocaleTimeString()} — {{ admitted: 'Admitted', used: 'Already used', void: 'Ticket void', forbidden: 'Not allowed', invalid: 'Invalid ticket' }[h.kind]}
+                {new Date(h.at).toLocaleTimeString()} — {HISTORY_LABEL[h.kind]}
                 {h.ticket ? ` · ${h.ticket.holder_name}` : ''}
               </li>
             ))}

@@ -1,8 +1,9 @@
 import { useState } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
 import Field, { fieldErrors } from '../../components/Field';
+import FormActions from '../../components/FormActions';
 import { fromLocalInput, toLocalInput } from '../../app/format';
-import { CATEGORIES } from '../events/categories';
+import { CATEGORIES, categoryLabel } from '../events/categories';
 import { createEvent, selectDashboard, updateEvent } from './dashboardSlice';
 
 let tierKey = 0;
@@ -70,18 +71,15 @@ export default function EventForm({ event, onDone }) {
     setForm((f) => ({ ...f, tiers: f.tiers.map((t) => (t.key === key ? { ...t, [name]: e.target.value } : t)) }));
   const removeTier = (key) => setForm((f) => ({ ...f, tiers: f.tiers.filter((t) => t.key !== key) }));
 
-  function eventFields() {
-    const body = {
-      title: form.title.trim(),
-      description: form.description.trim(),
-      venue: form.venue.trim(),
-      city: form.city.trim() || null,
-      category: form.category || null,
-      starts_at: fromLocalInput(form.starts_at),
-      ends_at: fromLocalInput(form.ends_at),
-    };
-    return body;
-  }
+  const eventFields = () => ({
+    title: form.title.trim(),
+    description: form.description.trim(),
+    venue: form.venue.trim(),
+    city: form.city.trim() || null,
+    category: form.category || null,
+    starts_at: fromLocalInput(form.starts_at),
+    ends_at: fromLocalInput(form.ends_at),
+  });
 
   const tierBody = (t) => ({ name: t.name.trim(), price: t.price === '' ? t.price : Number(t.price), quantity: t.quantity === '' ? t.quantity : Number(t.quantity) });
 
@@ -96,11 +94,9 @@ export default function EventForm({ event, onDone }) {
       const fieldsNow = eventFields();
       const before = initialForm(event);
       const changes = {};
-      for (const key of ['title', 'description', 'venue', 'city', 'category']) {
+      for (const key of ['title', 'description', 'venue', 'city', 'category', 'starts_at', 'ends_at']) {
         if ((before[key] || '') !== (form[key] || '')) changes[key] = fieldsNow[key];
       }
-      if (before.starts_at !== form.starts_at) changes.starts_at = fieldsNow.starts_at;
-      if (before.ends_at !== form.ends_at) changes.ends_at = fieldsNow.ends_at;
       if (before.publish !== form.publish && event.status !== 'cancelled') changes.status = form.publish ? 'published' : 'draft';
       const tiers = form.tiers
         .filter((t) => !t.id || t.name !== t.original.name || t.price !== t.original.price || t.quantity !== t.original.quantity)
@@ -111,70 +107,54 @@ export default function EventForm({ event, onDone }) {
     else setError(result.payload);
   }
 
-  const errs = (name) => fieldErrors(error?.fields, name);
-  const otherErrors = error?.fields ? fieldErrors(error.fields, '_schema') : [];
+  // The props that tie a Field to one form value and its 422 messages.
+  const field = (name) => ({ name, value: form[name], onChange: set(name), errors: fieldErrors(error?.fields, name) });
+  const tierField = (t, i, name) => ({
+    name: `tier-${i}-${name}`,
+    value: t[name],
+    onChange: setTier(t.key, name),
+    errors: tierErrors(error?.fields, i, name),
+  });
+  const tiersErrors = listErrors(error?.fields?.ticket_types);
 
   return (
     <form className="card form event-form" onSubmit={onSubmit} noValidate aria-labelledby="event-form-title">
       <h2 id="event-form-title">{editing ? `Edit “${event.title}”` : 'New event'}</h2>
       {error && (
         <p className="form-error" role="alert">
-          {error.message} {otherErrors.join(' ')}
+          {error.message} {fieldErrors(error.fields, '_schema').join(' ')}
         </p>
       )}
-      <Field label="Title" name="title" required value={form.title} onChange={set('title')} errors={errs('title')} />
-      <Field label="Description" name="description" as="textarea" rows={4} value={form.description} onChange={set('description')} errors={errs('description')} />
+      <Field label="Title" required {...field('title')} />
+      <Field label="Description" as="textarea" rows={4} {...field('description')} />
       <div className="grid-2">
-        <Field label="Venue" name="venue" required value={form.venue} onChange={set('venue')} errors={errs('venue')} />
-        <Field label="City" name="city" value={form.city} onChange={set('city')} errors={errs('city')} />
+        <Field label="Venue" required {...field('venue')} />
+        <Field label="City" {...field('city')} />
       </div>
-      <Field label="Category" name="category" as="select" value={form.category} onChange={set('category')} errors={errs('category')}>
+      <Field label="Category" as="select" {...field('category')}>
         <option value="">No category</option>
         {CATEGORIES.map((c) => (
           <option key={c} value={c}>
-            {c[0].toUpperCase() + c.slice(1)}
+            {categoryLabel(c)}
           </option>
         ))}
       </Field>
       <div className="grid-2">
-        <Field label="Starts at" name="starts_at" type="datetime-local" required value={form.starts_at} onChange={set('starts_at')} errors={errs('starts_at')} />
-        <Field label="Ends at" name="ends_at" type="datetime-local" required value={form.ends_at} onChange={set('ends_at')} errors={errs('ends_at')} />
+        <Field label="Starts at" type="datetime-local" required {...field('starts_at')} />
+        <Field label="Ends at" type="datetime-local" required {...field('ends_at')} />
       </div>
       {event?.status !== 'cancelled' && <Field label="Publish now" name="publish" type="checkbox" checked={form.publish} onChange={set('publish')} hint="Unpublished events are saved as drafts that only you can see." />}
 
       <fieldset className="tiers-editor">
         <legend>Ticket tiers</legend>
-        {listErrors(error?.fields?.ticket_types).length > 0 && <p className="field-error">{listErrors(error.fields.ticket_types).join(' ')}</p>}
+        {tiersErrors.length > 0 && <p className="field-error">{tiersErrors.join(' ')}</p>}
         {form.tiers.map((t, i) => (
           <fieldset key={t.key} className="tier-edit">
             <legend>Tier {i + 1}</legend>
-            <Field label="Tier name" name={`tier-${i}-name`} required value={t.name} onChange={setTier(t.key, 'name')} errors={tierErrors(error?.fields, i, 'name')} />
+            <Field label="Tier name" required {...tierField(t, i, 'name')} />
             <div className="grid-2">
-              <Field
-                label="Price"
-                name={`tier-${i}-price`}
-                type="number"
-                min="0"
-                step="1"
-                inputMode="numeric"
-                required
-                value={t.price}
-                onChange={setTier(t.key, 'price')}
-                errors={tierErrors(error?.fields, i, 'price')}
-                hint="KES"
-              />
-              <Field
-                label="Quantity"
-                name={`tier-${i}-quantity`}
-                type="number"
-                min="1"
-                step="1"
-                inputMode="numeric"
-                required
-                value={t.quantity}
-                onChange={setTier(t.key, 'quantity')}
-                errors={tierErrors(error?.fields, i, 'quantity')}
-              />
+              <Field label="Price" type="number" min="0" step="1" inputMode="numeric" required hint="KES" {...tierField(t, i, 'price')} />
+              <Field label="Quantity" type="number" min="1" step="1" inputMode="numeric" required {...tierField(t, i, 'quantity')} />
             </div>
             {!t.id && form.tiers.length > 1 && (
               <button type="button" className="link danger" onClick={() => removeTier(t.key)}>
@@ -188,14 +168,7 @@ export default function EventForm({ event, onDone }) {
         </button>
       </fieldset>
 
-      <div className="actions">
-        <button type="submit" disabled={saving}>
-          {saving ? 'Saving…' : editing ? 'Save changes' : 'Create event'}
-        </button>
-        <button type="button" className="secondary" onClick={() => onDone(null)}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel={saving ? 'Saving…' : editing ? 'Save changes' : 'Create event'} submitDisabled={saving} onCancel={() => onDone(null)} />
     </form>
   );
 }

@@ -1,7 +1,8 @@
 import { useEffect } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
 import Loading from '../../components/Loading';
-import { money } from '../../app/format';
+import TableHead from '../../components/TableHead';
+import { countsText, money } from '../../app/format';
 import { downloadAttendees, fetchEventStats, selectEventStats } from './dashboardSlice';
 import SalesChart from './SalesChart';
 import StaffEditor from './StaffEditor';
@@ -15,6 +16,7 @@ export default function EventStats({ event }) {
   }, [dispatch, event.id]);
 
   const data = stats?.data;
+  const currency = data?.currency ?? event.currency;
   return (
     <section className="stats" aria-label={`Stats for ${event.title}`}>
       {!data && stats?.status === 'loading' && <Loading label="Loading stats" />}
@@ -29,7 +31,7 @@ export default function EventStats({ event }) {
             </div>
             <div>
               <dt>Revenue</dt>
-              <dd>{money(data.revenue, data.currency ?? event.currency)}</dd>
+              <dd>{money(data.revenue, currency)}</dd>
             </div>
             <div>
               <dt>Checked in</dt>
@@ -42,15 +44,7 @@ export default function EventStats({ event }) {
             <div className="table-wrap">
               <table>
                 <caption>By ticket type</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Tier</th>
-                    <th scope="col">Sold</th>
-                    <th scope="col">Held</th>
-                    <th scope="col">Quantity</th>
-                    <th scope="col">Revenue</th>
-                  </tr>
-                </thead>
+                <TableHead columns={['Tier', 'Sold', 'Held', 'Quantity', 'Revenue']} />
                 <tbody>
                   {data.by_ticket_type.map((t) => (
                     <tr key={t.ticket_type_id}>
@@ -58,20 +52,14 @@ export default function EventStats({ event }) {
                       <td>{t.sold}</td>
                       <td>{t.held}</td>
                       <td>{t.quantity}</td>
-                      <td>{money(t.revenue, data.currency ?? event.currency)}</td>
+                      <td>{money(t.revenue, currency)}</td>
                     </tr>
                   ))}
                 </tbody>
               </table>
             </div>
           )}
-          {data.orders_by_status && (
-            <p className="meta">
-              Orders: {Object.entries(data.orders_by_status)
-                .map(([k, v]) => `${v} ${k}`)
-                .join(' · ')}
-            </p>
-          )}
+          {data.orders_by_status && <p className="meta">Orders: {countsText(data.orders_by_status)}</p>}
         </>
       )}
       <div className="actions">

@@ -1,3 +1,4 @@
+import TableHead from '../../components/TableHead';
 import { shortDate } from '../../app/format';
 
 const WIDTH = 600;
@@ -49,13 +50,7 @@ export default function SalesChart({ days = [], title = 'Sales per day (tickets)
       <figcaption>{title}</figcaption>
       <table className="sr-only">
         <caption>{title}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Day</th>
-            <th scope="col">Tickets</th>
-            <th scope="col">Revenue</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Day', 'Tickets', 'Revenue']} />
         <tbody>
           {days.map((d) => (
             <tr key={d.date}>

@@ -33,7 +33,7 @@ export default function StaffEditor({ eventId }) {
     } else setError(result.payload);
   }
 
-  const errors = [...fieldErrors(error?.fields, 'emails')];
+  const errors = fieldErrors(error?.fields, 'emails');
   if (error && !errors.length && error.status === 422) errors.push(error.message);
 
   return (

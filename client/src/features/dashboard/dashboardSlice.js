@@ -4,12 +4,15 @@ import { createApiThunk } from '../../app/createApiThunk';
 import { saveBlob } from '../../app/download';
 import { isSessionChange } from '../auth/authSlice';
 
+/** Form thunks: a 422 with field messages is shown next to the inputs, not as a toast. */
+const toastUnlessFieldErrors = (err) => err.status !== 422 || !err.fields;
+
 /** The organizer's events with their sales figures, and the totals. */
 export const fetchDashboard = createApiThunk('dashboard/fetch', async () => api.get('/api/dashboard'));
 
 /** Creates an event with its tiers in one request. */
 export const createEvent = createApiThunk('dashboard/createEvent', async (event) => api.post('/api/events', event), {
-  toast: (err) => err.status !== 422 || !err.fields,
+  toast: toastUnlessFieldErrors,
 });
 
 /**
@@ -27,7 +30,7 @@ export const updateEvent = createApiThunk(
     }
     return api.get(`/api/events/${id}`);
   },
-  { toast: (err) => err.status !== 422 || !err.fields },
+  { toast: toastUnlessFieldErrors },
 );
 
 /** The full event (drafts included for their owner), to fill the edit form. */
@@ -40,7 +43,7 @@ export const fetchStaff = createApiThunk('dashboard/fetchStaff', async (id) => a
 export const saveStaff = createApiThunk(
   'dashboard/saveStaff',
   async ({ id, emails }) => api.put(`/api/events/${id}/staff`, { emails }),
-  { toast: (err) => err.status !== 422 || !err.fields },
+  { toast: toastUnlessFieldErrors },
 );
 
 /** Downloads the attendee list as CSV (fetched with the token, then saved from a blob). */

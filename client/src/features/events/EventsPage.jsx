@@ -6,9 +6,8 @@ import Field from '../../components/Field';
 import Loading from '../../components/Loading';
 import Pagination from '../../components/Pagination';
 import { dateTime, money } from '../../app/format';
-import { CATEGORIES } from './categories';
+import { CATEGORIES, categoryLabel } from './categories';
 import { fetchEvents, selectEventList } from './eventsSlice';
-
 
 function EventCard({ event }) {
   return (
@@ -81,7 +80,7 @@ export default function EventsPage() {
           <option value="">All categories</option>
           {CATEGORIES.map((c) => (
             <option key={c} value={c}>
-              {c[0].toUpperCase() + c.slice(1)}
+              {categoryLabel(c)}
             </option>
           ))}
         </Field>

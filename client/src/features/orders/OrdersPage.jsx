@@ -6,6 +6,7 @@ import Field from '../../components/Field';
 import Loading from '../../components/Loading';
 import Pagination from '../../components/Pagination';
 import { dateTime, money, statusLabel } from '../../app/format';
+import { usePagedFilters } from '../../app/usePagedFilters';
 import { cancelOrder, fetchOrders, selectOrderList } from './ordersSlice';
 
 const STATUSES = ['pending', 'paid', 'cancelled', 'expired', 'refunded'];
@@ -13,8 +14,7 @@ const STATUSES = ['pending', 'paid', 'cancelled', 'expired', 'refunded'];
 export default function OrdersPage() {
   const dispatch = useDispatch();
   const list = useSelector(selectOrderList);
-  const [status, setStatus] = useState('');
-  const [page, setPage] = useState(1);
+  const [{ status, page }, setFilter, setPage] = usePagedFilters({ status: '' });
   const [announce, setAnnounce] = useState('');
 
   useEffect(() => {
@@ -31,16 +31,7 @@ export default function OrdersPage() {
     <section className="page">
       <h1>My orders</h1>
       <div className="filters card">
-        <Field
-          label="Status"
-          name="status"
-          as="select"
-          value={status}
-          onChange={(e) => {
-            setStatus(e.target.value);
-            setPage(1);
-          }}
-        >
+        <Field label="Status" name="status" as="select" value={status} onChange={setFilter('status')}>
           <option value="">All orders</option>
           {STATUSES.map((s) => (
             <option key={s} value={s}>

@@ -73,7 +73,7 @@ export const TIMEOUT_MESSAGE =
 
 const FINAL_FAILURES = ['failed', 'cancelled'];
 
-const initialPayment = { phase: 'idle', payment: null, paymentId: null, message: null, customerMessage: null };
+const initialPayment = { phase: 'idle', paymentId: null, message: null, customerMessage: null };
 
 const initialState = {
   list: { items: [], page: 1, pages: 0, total: 0, status: 'idle' },
@@ -84,7 +84,6 @@ const initialState = {
 
 function applyPayment(state, payment) {
   const pay = state.payment;
-  pay.payment = payment;
   if (payment.status === 'confirmed') {
     pay.phase = 'confirmed';
     pay.message = null;

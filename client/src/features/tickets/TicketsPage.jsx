@@ -3,6 +3,7 @@ import { useDispatch, useSelector } from 'react-redux';
 import { Link } from 'react-router';
 import EmptyState from '../../components/EmptyState';
 import Field, { fieldErrors } from '../../components/Field';
+import FormActions from '../../components/FormActions';
 import Loading from '../../components/Loading';
 import { dateTime, statusLabel } from '../../app/format';
 import { fetchTickets, renameTicket, selectTickets, transferTicket } from './ticketsSlice';
@@ -30,14 +31,7 @@ function RenameForm({ ticket, onDone, announce }) {
   return (
     <form className="inline-form" onSubmit={onSubmit}>
       <Field label="Holder name" name="holder_name" value={name} required onChange={(e) => setName(e.target.value)} errors={fieldErrors(error?.fields, 'holder_name')} />
-      <div className="actions">
-        <button type="submit" disabled={!name.trim()}>
-          Save name
-        </button>
-        <button type="button" className="secondary" onClick={onDone}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel="Save name" submitDisabled={!name.trim()} onCancel={onDone} />
     </form>
   );
 }
@@ -65,14 +59,7 @@ function TransferForm({ ticket, onDone, announce }) {
         errors={fieldErrors(error?.fields, 'email')}
         hint="They need a Ticksy account."
       />
-      <div className="actions">
-        <button type="submit" disabled={!email.trim()}>
-          Transfer ticket
-        </button>
-        <button type="button" className="secondary" onClick={onDone}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel="Transfer ticket" submitDisabled={!email.trim()} onCancel={onDone} />
     </form>
   );
 }
