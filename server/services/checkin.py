@@ -1,10 +1,12 @@
 """Check-in: a signed code admits its ticket exactly once.
 
 The signature is checked before the database is touched, so a forged code costs no query (its
-scan is recorded in a batch, `invalid_scans`). An admission is one statement: the scanner's
-account and token, its right to scan the event, the guarded UPDATE that moves the ticket from
-valid to used, and the scan's record, in one round trip. Concurrent scans of one
-ticket race on that UPDATE's row lock; exactly one of them finds the ticket still valid.
+scan is recorded in a batch, `invalid_scans`). A scan is one statement: the scanner's account
+and token, its right to scan the event, the guarded UPDATE that moves the ticket from valid to
+used, and the scan's record, in one round trip; a refused scan's reason (already checked in, by
+whom; void; not this event's) and its record come from the same statement. Concurrent scans of
+one ticket race on that UPDATE's row lock; exactly one of them finds the ticket still valid, and
+the others, which saw it valid, look again once it has changed (`_refusal`).
 """
 import logging
 from datetime import datetime, timezone
@@ -55,15 +57,47 @@ _ADMIT = PreparedStatement("ticksy_checkin_admit", f"""
                                    scanned_at, recorded_at)
         SELECT event_id, id, :scanner_id, :device_id, 'admitted', :offline, :at, now()
         FROM admitted
+    ),
+    -- Not admitted: the ticket as this statement saw it, and the refusal it makes. NULL when the
+    -- ticket was still valid here: another scan changed it while this one ran (`_refusal`).
+    seen AS (
+        SELECT t.status, t.nonce, t.event_id, t.checked_in_at, t.checked_in_device,
+               u.id AS by_id, u.name AS by_name
+        FROM tickets t LEFT JOIN users u ON u.id = t.checked_in_by_id
+        WHERE t.id = :ticket_id AND NOT EXISTS (SELECT 1 FROM admitted)
+    ),
+    refusal AS (
+        SELECT s.event_id, CASE
+            WHEN NOT EXISTS (SELECT 1 FROM allowed) THEN 'forbidden'
+            WHEN s.status IS NULL OR s.event_id <> :event_id OR s.nonce <> :nonce
+                THEN 'invalid_ticket'
+            WHEN s.status = 'used' AND :offline AND s.checked_in_device IS DISTINCT FROM :device_id
+                THEN 'conflict'
+            WHEN s.status = 'used' THEN 'already_checked_in'
+            WHEN s.status = 'void' THEN 'ticket_void'
+        END AS result
+        FROM (SELECT 1) AS one LEFT JOIN seen s ON true
+        WHERE NOT EXISTS (SELECT 1 FROM admitted) AND EXISTS (SELECT 1 FROM scanner)
+    ),
+    refused AS (
+        INSERT INTO checkin_scans (event_id, ticket_id, scanner_id, device_id, result, offline,
+                                   scanned_at, recorded_at)
+        SELECT event_id, CASE WHEN event_id IS NOT NULL THEN :ticket_id END, :scanner_id,
+               :device_id, result, :offline, :at, now()
+        FROM refusal WHERE result IS NOT NULL
     )
     SELECT EXISTS (SELECT 1 FROM scanner) AS authenticated,
            EXISTS (SELECT 1 FROM allowed) AS allowed, a.id, a.order_id, a.event_id,
            a.ticket_type_id, a.holder_name, a.issued_at, a.checked_in_at,
-           tt.name AS tier_name, e.title, e.starts_at, e.venue
+           tt.name AS tier_name, e.title, e.starts_at, e.venue,
+           r.result AS refusal, s.checked_in_at AS first_checked_in_at,
+           s.checked_in_device AS first_device_id, s.by_id, s.by_name
     FROM (SELECT 1) AS one
     LEFT JOIN admitted a ON true
     LEFT JOIN ticket_types tt ON tt.id = a.ticket_type_id
     LEFT JOIN events e ON e.id = a.event_id
+    LEFT JOIN refusal r ON true
+    LEFT JOIN seen s ON true
 """)  # nosec B608
 
 _WHY_NOT = text("""
@@ -148,6 +182,16 @@ def _scan(claims: CodeClaims, params: dict):
         raise Unauthorized("The account is deactivated or the token has been revoked.")
     if row.id is not None:
         return ScanResult.ADMITTED, _admitted_ticket(row), None
+    if row.refusal is not None:  # decided and recorded by the statement itself
+        result = ScanResult(row.refusal)
+        details = None
+        if result in (ScanResult.ALREADY_CHECKED_IN, ScanResult.CONFLICT):
+            details = {"checked_in_at": row.first_checked_in_at,
+                       "checked_in_by": {"id": row.by_id, "name": row.by_name},
+                       "device_id": row.first_device_id}
+        return result, None, details
+    # Still valid as the statement saw the ticket, yet not admitted: another gate admitted it
+    # (or it was voided) while the statement waited for the row. A fresh look tells which.
     result, details = _refusal(claims, row.allowed, params)
     db.session.commit()
     return result, None, details
