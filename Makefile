@@ -43,7 +43,7 @@ help:
 	@echo "make install-dev    install the application's and the test dependencies into .venv"
 	@echo "make seed           apply migrations and load the demo data (safe to repeat)"
 	@echo "make worker         run the Celery worker and beat for background jobs (needs REDIS_URL)"
-	@echo "make serve          production server: gunicorn, TICKSY_ENV=production (docs/deploy.md)"
+	@echo "make serve          production server: granian, TICKSY_ENV=production (docs/deploy.md)"
 	@echo "make audit          security checks: bandit over the code, pip-audit over Pipfile.lock"
 	@echo "make create-admin EMAIL=... PASSWORD=... NAME=...   create an administrator"
 	@echo "make clean          remove .venv, .tools and caches (keeps the embedded database)"
@@ -116,11 +116,10 @@ worker: install
 		'make worker needs Redis: set REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker, or in .env)')"
 	$(PIPENV) run celery -A server.tasks.celery_app worker -B --loglevel=INFO $(WORKER_ARGS)
 
-# Production web server (docs/deploy.md): gunicorn with server/gunicorn_conf.py (PORT or BIND,
-# WEB_CONCURRENCY, GUNICORN_TIMEOUT). It does not migrate: run `flask db upgrade` once per deploy.
+# Production web server (docs/deploy.md): granian, settings in server/serve.py (PORT or BIND,
+# WEB_CONCURRENCY, WEB_THREADS). It does not migrate: run `flask db upgrade` once per deploy.
 serve: install
-	TICKSY_ENV=$${TICKSY_ENV:-production} $(PIPENV) run gunicorn -c python:server.gunicorn_conf \
-		server.wsgi:app
+	TICKSY_ENV=$${TICKSY_ENV:-production} $(PIPENV) run python -m server.serve
 
 # Security checks. bandit: every severity and confidence, settings in .ci/bandit.yaml. pip-audit:
 # the locked dependencies (both groups) against PIP_AUDIT_SERVICE (pypi: PyPI's per-release JSON

@@ -49,6 +49,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL")
         # A request waits at most this long for a row lock, then gets 409 `busy` + Retry-After.
         lock_timeout_ms = int(env.get("DB_LOCK_TIMEOUT_MS", "5000"))
+        # No statement runs longer than this (0: no bound), so no request or job waits on the
+        # database for ever; migrations lift it for their own connection (migrations/env.py).
+        statement_timeout_ms = int(env.get("DB_STATEMENT_TIMEOUT_MS", "30000"))
         # libpq waits forever for a server that accepts the connection but never answers: a
         # short connect timeout turns an unreachable database into a quick 503 (and /api/health).
         connect_timeout = int(env.get("DB_CONNECT_TIMEOUT", "3"))
@@ -56,7 +59,8 @@ class Config:
         # (503) and SQLAlchemy then replaces the pool's connections.
         self.SQLALCHEMY_ENGINE_OPTIONS = {
             "pool_recycle": 1800,
-            "connect_args": {"options": f"-c lock_timeout={lock_timeout_ms}",
+            "connect_args": {"options": f"-c lock_timeout={lock_timeout_ms} "
+                                        f"-c statement_timeout={statement_timeout_ms}",
                              "connect_timeout": connect_timeout}}
         self.REDIS_URL = env.get("REDIS_URL")
         self.CORS_ORIGINS = _env_list("CORS_ORIGINS")

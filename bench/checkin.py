@@ -55,7 +55,7 @@ TARGETS = {
     "open_loop_rate": 200,          # scans/s, open loop
     "open_loop_p95_ms_max": 10,
 }
-DEFAULT_WORKERS = 4
+GUNICORN_WORKERS = 4
 PG_STATS_DELAY_S = 11.0            # PostgreSQL publishes an idle backend's counters within 10 s
 ORDER_SIZE = 1000                   # tickets per bench order (the API caps orders at 100)
 EXPECTED = {"fresh": (200, "admitted"), "repeat": (409, "already_checked_in"),
@@ -902,18 +902,25 @@ def print_summary(report: dict) -> None:
 
 # --------------------------------------------------------------------------- main
 
+def _env_int(name: str) -> int | None:
+    return int(os.environ[name]) if os.environ.get(name) else None
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Ticksy check-in benchmark (POST /api/checkin); see bench/README.md")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get(
-        "BENCH_WORKERS", DEFAULT_WORKERS)), help="gunicorn workers (default %(default)s)")
+    parser.add_argument("--server", choices=["granian", "gunicorn"],
+                        default=os.environ.get("BENCH_SERVER", "granian"),
+                        help="granian (the default) as `make serve` runs it (server/serve.py), "
+                             "or gunicorn for comparison")
+    parser.add_argument("--workers", type=int, default=_env_int("BENCH_WORKERS"),
+                        help="worker processes (default: make serve's for granian, i.e. the "
+                             f"usable cores; {GUNICORN_WORKERS} for gunicorn)")
+    parser.add_argument("--threads", type=int, default=_env_int("BENCH_THREADS"),
+                        help="threads per worker (default: make serve's for granian; 1 for "
+                             "gunicorn)")
     parser.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS", "sync"),
-                        choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
-    parser.add_argument("--server", choices=["gunicorn", "granian"],
-                        default=os.environ.get("BENCH_SERVER", "gunicorn"),
-                        help="the WSGI server (default %(default)s); granian keeps connections "
-                             "alive, --threads is then its blocking threads per worker")
+                        choices=["sync", "gthread"], help="gunicorn only")
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 16, 32, 64],
                         help="closed-loop concurrencies of the sweep (default: 8 16 32 64)")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "aiohttp"], default="auto",
@@ -947,6 +954,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--label", default="", help="added to the result file names")
     args = parser.parse_args(argv)
+    if args.workers is None or args.threads is None:
+        from server import serve
+
+        production = serve.settings({}) if args.server == "granian" else {
+            "workers": GUNICORN_WORKERS, "blocking_threads": 1}
+        args.workers = args.workers or production["workers"]
+        args.threads = args.threads or production["blocking_threads"]
     if min(args.workers, args.threads, args.staff, args.buyers, *args.clients) < 1:
         parser.error("counts must be positive")
     if args.rate <= 0 or args.duration <= 0 or args.rate_duration <= 0:

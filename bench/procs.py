@@ -178,23 +178,16 @@ def start_gunicorn(*, python: str, cwd: Path, env: dict, log_path: Path, workers
 
 def start_granian(*, python: str, cwd: Path, env: dict, log_path: Path, workers: int,
                   threads: int, app: str = "bench.wsgi:app") -> Server:
-    """Start granian (WSGI, HTTP/1.1 keep-alive) on 127.0.0.1 and a free port.
+    """Start granian as `make serve` does (server/serve.py), on 127.0.0.1 and a free port.
 
     Its worker processes are children of the first process, as gunicorn's are, so the same
     `Server` handle stops it and finds its workers."""
     port = free_port()
     settings = {"server": "granian", "app": app, "bind": f"127.0.0.1:{port}", "workers": workers,
-                "worker_class": "granian-wsgi", "threads": threads, "backlog": 2048,
-                "keep_alive": True}
-    cmd = [python, "-m", "granian", app,
-           "--interface", "wsgi",
-           "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers),
-           "--blocking-threads", str(threads),
-           "--backlog", str(settings["backlog"]),
-           "--http", "1", "--no-ws",
-           "--log-level", "warning",
-           "--workers-kill-timeout", "5"]
+                "worker_class": "granian-wsgi", "threads": threads, "keep_alive": True}
+    env = {**env, "BIND": settings["bind"], "WEB_CONCURRENCY": str(workers),
+           "WEB_THREADS": str(threads), "WEB_GRACEFUL_TIMEOUT": "5"}
+    cmd = [python, "-c", f"from server import serve; serve.main({app!r})"]
     return _launch(cmd, cwd=cwd, env=env, log_path=log_path, port=port, settings=settings)
 
 

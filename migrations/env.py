@@ -103,6 +103,8 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            # An index built on a big table may take longer than a request's bound.
+            context.execute("SET LOCAL statement_timeout = 0")
             context.run_migrations()
 
 

@@ -7,6 +7,7 @@ from config import Config, get_config
 from server import cli, hardening, logs, nul_guard, ratelimits
 from server.errors import register_error_handlers
 from server.gate import codes as ticket_codes
+from server.gate.lane import CheckinLane
 from server.extensions import TicksyApi, cors, db, jwt, migrate
 from server.flask_app import TicksyFlask
 from server.prepared import AUTOCOMMIT_BIND
@@ -43,6 +44,8 @@ def create_app(config: str | Config | None = None) -> Flask:
     jwt.init_app(app)
     cors.init_app(app, resources={r"/api/*": {"origins": config.CORS_ORIGINS}})
     ratelimits.init_app(app)
+    # Inside the proxy fix of hardening: the lane sees the real client address.
+    app.wsgi_app = app.extensions["checkin_lane"] = CheckinLane(app, app.wsgi_app)
     hardening.init_app(app)
     nul_guard.init_app(app)
     api = TicksyApi(app, spec_kwargs={"components": {"securitySchemes": {

@@ -175,10 +175,21 @@ def handle_unexpected(err: Exception):
     return error_response(500, "Something went wrong on our side.", "internal_error")
 
 
+# Most specific first; every class of one entry is disjoint from the earlier entries'.
+HANDLERS = ((AppError, handle_app_error), (HTTPException, handle_http_exception),
+            (OperationalError, handle_database_error), (IntegrityError, handle_integrity_error),
+            (Exception, handle_unexpected))
+
+
+def error_response_for(err: Exception):
+    """(response, status) for `err`, from the handler Flask would pick for it."""
+    for error_class, handler in HANDLERS:
+        if isinstance(err, error_class):
+            return handler(err)
+    raise err  # a BaseException that is not an Exception: not ours to answer
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every error raised while serving a request through the envelope."""
-    app.register_error_handler(AppError, handle_app_error)
-    app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(OperationalError, handle_database_error)
-    app.register_error_handler(IntegrityError, handle_integrity_error)
-    app.register_error_handler(Exception, handle_unexpected)
+    for error_class, handler in HANDLERS:
+        app.register_error_handler(error_class, handler)

@@ -76,23 +76,29 @@ def _script_hashes(response: Response) -> str:
         for script in INLINE_SCRIPT.findall(page))
 
 
-def _content_security_policy(response: Response) -> str:
+def _content_security_policy(response: Response, path: str) -> str:
     policy = current_app.config["CONTENT_SECURITY_POLICY"]
-    if request.path == current_app.config["DOCS_PATH"] and response.mimetype == "text/html":
+    if path == current_app.config["DOCS_PATH"] and response.mimetype == "text/html":
         # Swagger UI: its one inline script by hash, and the inline styles it draws with.
         policy = policy.replace("script-src 'self'", f"script-src 'self' {_script_hashes(response)}")
         policy = policy.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
     return policy
 
 
-def _security_headers(response: Response) -> Response:
-    headers = response.headers
-    for name, value in current_app.config["SECURITY_HEADERS"]:
-        if name not in headers:
-            headers[name] = value
-    if "Content-Security-Policy" not in headers and current_app.config["CONTENT_SECURITY_POLICY"]:
-        headers["Content-Security-Policy"] = _content_security_policy(response)
+def add_security_headers(response: Response, path: str) -> Response:
+    """The security headers a response to `path` has not set itself."""
+    headers, config = response.headers, current_app.config
+    present = {name.lower() for name in headers.keys()}
+    for name, value in config["SECURITY_HEADERS"]:
+        if name.lower() not in present:
+            headers.add(name, value)
+    if "content-security-policy" not in present and config["CONTENT_SECURITY_POLICY"]:
+        headers.add("Content-Security-Policy", _content_security_policy(response, path))
     return response
+
+
+def _security_headers(response: Response) -> Response:
+    return add_security_headers(response, request.path)
 
 
 def init_app(app: Flask) -> None:

@@ -79,7 +79,7 @@ def make_formatter(fmt: str) -> logging.Formatter:
 
 
 class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever `sys.stderr` is at the time of each record (gunicorn, pytest swap it)."""
+    """Writes to whatever `sys.stderr` is at the time of each record (servers and pytest swap it)."""
 
     @property
     def stream(self):
@@ -109,11 +109,33 @@ def configure_logging(fmt: str, level: str) -> None:
     root.setLevel(level.upper())
 
 
+def begin_request(sent_id: str, ip: str | None):
+    """Start serving a request: its id (the sane one sent, else a new one) and its clock.
+
+    Returns the context variable's token for `end_request`.
+    """
+    request_id = sent_id if SANE_REQUEST_ID.fullmatch(sent_id) else uuid.uuid4().hex
+    return _current.set(RequestInfo(request_id=request_id, ip=ip, started=time.perf_counter()))
+
+
+def end_request(token) -> None:
+    """The request of `begin_request`'s token is served."""
+    _current.reset(token)
+
+
+def log_request(info: RequestInfo, method: str, path: str, status: int,
+                user_id: int | None) -> None:
+    """The one line per request."""
+    duration_ms = round((time.perf_counter() - info.started) * 1000, 1)
+    request_log.info("%s %s %s %.1fms user=%s", method, path, status, duration_ms,
+                     user_id if user_id is not None else "-",
+                     extra={"method": method, "path": path, "status": status,
+                            "duration_ms": duration_ms, "user_id": user_id, "ip": info.ip})
+
+
 def _begin() -> None:
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = sent if SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-    g.request_log_token = _current.set(RequestInfo(request_id=request_id, ip=request.remote_addr,
-                                                   started=time.perf_counter()))
+    g.request_log_token = begin_request(request.headers.get(REQUEST_ID_HEADER, ""),
+                                        request.remote_addr)
 
 
 def _logged_path() -> str:
@@ -131,19 +153,14 @@ def _finish(response: Response) -> Response:
         _begin()
         info = _current.get()
     response.headers[REQUEST_ID_HEADER] = info.request_id
-    duration_ms = round((time.perf_counter() - info.started) * 1000, 1)
-    path, user_id = _logged_path(), _user_id()
-    request_log.info("%s %s %s %.1fms user=%s", request.method, path, response.status_code,
-                     duration_ms, user_id if user_id is not None else "-",
-                     extra={"method": request.method, "path": path, "status": response.status_code,
-                            "duration_ms": duration_ms, "user_id": user_id, "ip": info.ip})
+    log_request(info, request.method, _logged_path(), response.status_code, _user_id())
     return response
 
 
 def _end(_exc) -> None:
     token = g.pop("request_log_token", None)
     if token is not None:
-        _current.reset(token)
+        end_request(token)
 
 
 def init_app(app: Flask) -> None:

@@ -48,7 +48,7 @@ def _body_fields() -> dict:
             for key, value in body.items() if NUL in key or _holds_nul(value)}
 
 
-def _may_hold_nul(environ: dict) -> bool:
+def may_hold_nul(environ: dict) -> bool:
     """False when neither the path, the raw query string nor any header can hold NUL (the
     common case, told from the WSGI environ's strings without parsing any of them)."""
     query = environ.get("QUERY_STRING", "")
@@ -59,7 +59,7 @@ def _may_hold_nul(environ: dict) -> bool:
 
 
 def _url_and_header_fields() -> dict:
-    if not _may_hold_nul(request.environ):
+    if not may_hold_nul(request.environ):
         return {}
     fields = {}
     if NUL in request.path:

@@ -91,9 +91,19 @@ def execute_alone(statement: PreparedStatement, values: dict):
     autocommit engine: one round trip, no BEGIN or COMMIT (a statement is atomic by itself).
     Inside a transaction it joins it, and the session commits.
     """
-    session = db.session()
-    if isinstance(session.get_bind(), Engine) and not session.in_transaction():
+    if _nothing_open():
         return statement.first_row_on(db.engines[AUTOCOMMIT_BIND], values)
+    session = db.session()
     row = statement.execute(session.connection(), values).first()
     session.commit()
     return row
+
+
+def _nothing_open() -> bool:
+    """True when the session has no transaction open and is bound to engines, not to one
+    connection (as the tests bind it). A context with no session yet is not given one."""
+    scoped = db.session
+    if not scoped.registry.has():
+        return scoped.session_factory.kw.get("bind") is None
+    session = scoped()
+    return isinstance(session.get_bind(), Engine) and not session.in_transaction()

@@ -38,7 +38,11 @@ def _body_field(name: str) -> str | None:
         body = request.get_json(silent=True)
     except RecursionError:  # the JSON guard refuses such bodies first; never a 500 here
         return None
-    value = body.get(name) if isinstance(body, dict) else None
+    return _key_field(body.get(name) if isinstance(body, dict) else None)
+
+
+def _key_field(value) -> str | None:
+    """A non-empty string, stripped and cut to MAX_KEY_CHARS, or None."""
     if not isinstance(value, str) or not value.strip():
         return None
     return value.strip()[:MAX_KEY_CHARS]
@@ -63,8 +67,12 @@ def device_key() -> str:
 
     Scoped by user so nobody can throttle another organizer's gate by naming its device.
     """
-    user = token_claims()["sub"]
-    device = _body_field("device_id")
+    return scan_key(token_claims()["sub"], _body_field("device_id"))
+
+
+def scan_key(user: str, device_id: str | None) -> str:
+    """The key of `device_key` for the token subject `user` and the body's `device_id`."""
+    device = _key_field(device_id)
     return f"device:{user}:{device}" if device else f"user:{user}"
 
 
@@ -142,10 +150,15 @@ def check_in(view):
     """
     @wraps(view)
     def wrapper(*args, **kwargs):
-        _take("RATELIMIT_CHECKIN_DEVICE", "checkin-device", device_key(), TOO_MANY_SCANS)
+        take_scan(device_key())
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def take_scan(key: str) -> None:
+    """Count one scan of the device (or user) `key` (`scan_key`), or 429 when over the limit."""
+    _take("RATELIMIT_CHECKIN_DEVICE", "checkin-device", key, TOO_MANY_SCANS)
 
 
 def take_user_prompt(user_id: int) -> None:

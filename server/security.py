@@ -99,7 +99,7 @@ def access_claims_required(view):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NoAuthorizationError("Missing Bearer token")
-        g.token_claims = _verified_access_claims(token.strip())
+        g.token_claims = verified_access_claims(token.strip())
         return view(*args, **kwargs)
 
     _document_security(wrapper, optional=False)
@@ -109,7 +109,7 @@ def access_claims_required(view):
 VERIFIED_TOKENS_KEPT = 4096
 
 
-def _verified_access_claims(token: str) -> dict:
+def verified_access_claims(token: str) -> dict:
     """The claims of a valid access token; each token's signature is checked once per process.
 
     A gate scanner sends the same token with every scan: its verified claims are kept (per app,

@@ -76,6 +76,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    return _free_port()
+
+
 class SmtpSink:
     """An aiosmtpd handler keeping every message it receives."""
 

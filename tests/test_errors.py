@@ -167,6 +167,25 @@ def test_connections_wait_for_row_locks_only_briefly(app):
         assert db.session.execute(text("SHOW lock_timeout")).scalar() == "5s"
 
 
+def test_no_statement_runs_for_ever(app):
+    """A statement past DB_STATEMENT_TIMEOUT_MS is cancelled and the request answered 503."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from server.errors import error_response_for
+    from server.extensions import db
+
+    with app.app_context():
+        assert db.session.execute(text("SHOW statement_timeout")).scalar() == "30s"
+        db.session.execute(text("SET LOCAL statement_timeout = 50"))
+        with pytest.raises(OperationalError) as caught:
+            db.session.execute(text("SELECT pg_sleep(2)"))
+        db.session.rollback()
+        assert caught.value.orig.pgcode == "57014"  # query_canceled
+        response, status = error_response_for(caught.value)
+        assert status == 503 and "pg_sleep" not in response.get_data(as_text=True)
+
+
 # Found by the OpenAPI fuzz test: PostgreSQL text cannot hold NUL; the driver raised (a 500).
 @pytest.mark.parametrize("method, url, body, field", [
     ("POST", "/api/auth/login", {"email": "a\x00@example.com", "password": "password123"}, "email"),

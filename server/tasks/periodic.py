@@ -85,3 +85,5 @@ def install(app: Flask) -> None:
         if started.acquire(blocking=False):
             threading.Thread(target=run_forever, args=(app, default_jobs(app), stop),
                              name="ticksy-periodic", daemon=True).start()
+
+    app.extensions["periodic_jobs_start"] = _start_periodic_jobs
