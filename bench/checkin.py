@@ -183,7 +183,7 @@ def prepare_data(app, args) -> dict:
 def analyze(url: str) -> None:
     """ANALYZE the bench database: what autovacuum does within a minute of a bulk load (and the
     local server may run with autovacuum off). Without statistics PostgreSQL may plan the
-    check-in UPDATE on ix_tickets_event_id_status and read every valid ticket of the event per
+    check-in UPDATE on the tickets' event_id index and read every ticket of the event per
     scan (`--no-analyze` shows it). Then a CHECKPOINT (a superuser's or pg_checkpoint's right)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool

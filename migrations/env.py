@@ -103,9 +103,12 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
-            # An index built on a big table may take longer than a request's bound.
-            context.execute("SET LOCAL statement_timeout = 0")
+            # An index built on a big table may take longer than a request's bound; the bound
+            # is lifted for this connection (also across a migration's autocommit block), then
+            # restored before it goes back to the pool.
+            context.execute("SET statement_timeout = 0")
             context.run_migrations()
+            context.execute("RESET statement_timeout")
 
 
 if context.is_offline_mode():

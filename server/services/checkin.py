@@ -47,7 +47,7 @@ _ADMIT = PreparedStatement("ticksy_checkin_admit", f"""
         UPDATE tickets SET status = 'used', checked_in_at = :at, checked_in_by_id = :scanner_id,
                            checked_in_device = :device_id, updated_at = clock_timestamp()
         -- `+ 0` keeps the planner on the primary key: without fresh statistics for a big
-        -- event it would read every valid ticket of the event through (event_id, status).
+        -- event it would read every ticket of the event through its event_id index.
         WHERE id = :ticket_id AND event_id + 0 = :event_id AND nonce = :nonce AND status = 'valid'
           AND EXISTS (SELECT 1 FROM allowed)
         RETURNING id, order_id, event_id, ticket_type_id, holder_name, issued_at, checked_in_at

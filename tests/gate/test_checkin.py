@@ -332,3 +332,24 @@ def test_sync_validates_its_items(organizer_client):
     bad = organizer_client.post("/api/checkin/sync", json=[{"code": "x"}])
     assert bad.status_code == 422
     assert organizer_client.post("/api/checkin/sync", json={"code": "x"}).status_code == 422
+
+
+def test_an_admission_writes_no_index_entry(organizer_client, paid, code):
+    """Check-in changes no indexed column and the ticket's page has room: a heap-only update."""
+    def updates():
+        return db.session.execute(text(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'tickets'")).one()
+
+    assert db.session.scalar(text(
+        "SELECT reloptions FROM pg_class WHERE relname = 'tickets'")) == ["fillfactor=80"]
+    indexed = db.session.scalars(text(
+        "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+        "WHERE c.relname = 'tickets'")).all()
+    assert not {"status", "checked_in_at", "checked_in_by_id", "checked_in_device",
+                "updated_at"} & set(indexed)
+    before = updates()
+    assert organizer_client.post(CHECKIN, json={"code": code}).status_code == 200
+    after = updates()
+    assert (after.n_tup_upd - before.n_tup_upd, after.n_tup_hot_upd - before.n_tup_hot_upd) == (1, 1)
