@@ -5,6 +5,7 @@ from functools import wraps
 from flask import current_app, g, request
 from flask_jwt_extended import current_user, decode_token, verify_jwt_in_request
 from flask_jwt_extended.exceptions import NoAuthorizationError, WrongTokenError
+from jwt import InvalidTokenError
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -123,6 +124,8 @@ def verified_access_claims(token: str) -> dict:
     claims = decode_token(token)
     if claims.get("type") != "access":
         raise WrongTokenError("Only access tokens are allowed")
+    if not str(claims.get("sub", "")).isdigit() or not claims.get("jti"):
+        raise InvalidTokenError("Not a user's token")  # none this app issues
     if "exp" in claims:
         if len(verified) >= VERIFIED_TOKENS_KEPT:
             verified.clear()

@@ -74,8 +74,8 @@ class CheckinLane:
         if scheme.lower() != "bearer" or not token.strip():
             return None
         try:
-            claims = verified_access_claims(token.strip())
-            return claims, self.body_schema.load(json.loads(body))
+            return (verified_access_claims(token.strip()),
+                    self.body_schema.load(json.loads(body)))
         except Exception:  # noqa: BLE001  (any refusal, in Flask's words: 400, 401 or 422)
             return None
 

@@ -229,3 +229,20 @@ def test_a_scan_through_the_lane_starts_the_periodic_jobs(app, organizer_client,
     with mock.patch.dict(app.extensions, {"periodic_jobs_start": start}):
         organizer_client.post(CHECKIN, json={"code": code_for(tickets[0])})
     start.assert_called_once_with()
+
+
+def test_a_token_without_a_users_subject_is_401_both_ways(app, tickets, via_flask):
+    """Only this app's user tokens scan; a token naming no user is refused, not a 500."""
+    from types import SimpleNamespace
+
+    from flask_jwt_extended import create_access_token
+
+    from tests.conftest import ApiClient
+
+    with app.app_context():
+        token = create_access_token(identity=SimpleNamespace(id="gate-robot", role_names=[]))
+    robot = ApiClient(app, token=token)
+    through_lane, through_flask = both_ways(
+        via_flask, lambda: robot.post(CHECKIN, json={"code": code_for(tickets[0])}))
+    assert through_lane == through_flask
+    assert through_lane[0] == 401 and through_lane[1]["error"]["code"] == "unauthorized"
