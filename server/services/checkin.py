@@ -6,16 +6,13 @@ and token, its right to scan the event, the guarded UPDATE that moves the ticket
 used, and the scan's record, in one round trip; a refused scan's reason (already checked in, by
 whom; void; not this event's) and its record come from the same statement. Concurrent scans of
 one ticket race on that UPDATE's row lock; exactly one of them finds the ticket still valid, and
-the others, which saw it valid, look again once it has changed (`_refusal`).
+the others, which saw it valid, run the statement again once it has changed.
 """
 import logging
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from sqlalchemy import text
-
 from server.errors import Conflict, Forbidden, NotFound, Unauthorized
-from server.extensions import db
 from server.gate.codes import CodeClaims, InvalidCode, ticket_codes
 from server.models import ScanResult, TicketStatus, User, utcnow
 from server.prepared import PreparedStatement, execute_alone
@@ -59,7 +56,7 @@ _ADMIT = PreparedStatement("ticksy_checkin_admit", f"""
         FROM admitted
     ),
     -- Not admitted: the ticket as this statement saw it, and the refusal it makes. NULL when the
-    -- ticket was still valid here: another scan changed it while this one ran (`_refusal`).
+    -- ticket was still valid here: another scan changed it while this one ran (ATTEMPTS).
     seen AS (
         SELECT t.status, t.nonce, t.event_id, t.checked_in_at, t.checked_in_device,
                u.id AS by_id, u.name AS by_name
@@ -100,18 +97,9 @@ _ADMIT = PreparedStatement("ticksy_checkin_admit", f"""
     LEFT JOIN seen s ON true
 """)  # nosec B608
 
-_WHY_NOT = text("""
-    SELECT t.status, t.nonce, t.event_id, t.checked_in_at, t.checked_in_device,
-           u.id AS by_id, u.name AS by_name
-    FROM tickets t LEFT JOIN users u ON u.id = t.checked_in_by_id
-    WHERE t.id = :ticket_id
-""")
-
-_LOG = text("""
-    INSERT INTO checkin_scans (event_id, ticket_id, scanner_id, device_id, result, offline,
-                               scanned_at, recorded_at)
-    VALUES (:event_id, :ticket_id, :scanner_id, :device_id, :result, :offline, :at, now())
-""")
+# A scan whose statement saw the ticket still valid yet could not admit it (another gate admitted
+# or voided it while the statement waited for the row) runs again, on a fresh view of the row.
+ATTEMPTS = 3
 
 
 class InvalidTicket(NotFound):
@@ -153,48 +141,24 @@ def _params(claims: CodeClaims, scanner_id: int, token_id: str, device_id, at: d
             "offline": offline}
 
 
-def _refusal(claims: CodeClaims, allowed: bool, params: dict) -> tuple[ScanResult, dict | None]:
-    """Why a verified code was not admitted: (result, details), recorded as a scan."""
-    ticket = db.session.execute(_WHY_NOT, params).first()
-    if not allowed:
-        result, details = ScanResult.FORBIDDEN, None
-    elif ticket is None or ticket.event_id != claims.event_id or ticket.nonce != claims.nonce:
-        result, details = ScanResult.INVALID, None
-    elif ticket.status == TicketStatus.USED.value:
-        resent = params["offline"] and ticket.checked_in_device == params["device_id"]
-        conflict = params["offline"] and not resent
-        result = ScanResult.CONFLICT if conflict else ScanResult.ALREADY_CHECKED_IN
-        details = {"checked_in_at": ticket.checked_in_at,
-                   "checked_in_by": {"id": ticket.by_id, "name": ticket.by_name},
-                   "device_id": ticket.checked_in_device}
-    else:
-        result, details = ScanResult.VOID, None
-    db.session.execute(_LOG, {**params, "result": result.value,
-                              "ticket_id": claims.ticket_id if ticket else None,
-                              "event_id": ticket.event_id if ticket else None})
-    return result, details
-
-
-def _scan(claims: CodeClaims, params: dict):
-    """(result, admitted ticket or None, details) for one verified code; commits."""
-    row = execute_alone(_ADMIT, params)
-    if not row.authenticated:
-        raise Unauthorized("The account is deactivated or the token has been revoked.")
-    if row.id is not None:
-        return ScanResult.ADMITTED, _admitted_ticket(row), None
-    if row.refusal is not None:  # decided and recorded by the statement itself
-        result = ScanResult(row.refusal)
-        details = None
-        if result in (ScanResult.ALREADY_CHECKED_IN, ScanResult.CONFLICT):
-            details = {"checked_in_at": row.first_checked_in_at,
-                       "checked_in_by": {"id": row.by_id, "name": row.by_name},
-                       "device_id": row.first_device_id}
-        return result, None, details
-    # Still valid as the statement saw the ticket, yet not admitted: another gate admitted it
-    # (or it was voided) while the statement waited for the row. A fresh look tells which.
-    result, details = _refusal(claims, row.allowed, params)
-    db.session.commit()
-    return result, None, details
+def _scan(params: dict):
+    """(result, admitted ticket or None, details) for one verified code; committed."""
+    for _ in range(ATTEMPTS):
+        row = execute_alone(_ADMIT, params)
+        if not row.authenticated:
+            raise Unauthorized("The account is deactivated or the token has been revoked.")
+        if row.id is not None:
+            return ScanResult.ADMITTED, _admitted_ticket(row), None
+        if row.refusal is not None:  # decided and recorded by the statement itself
+            result = ScanResult(row.refusal)
+            details = None
+            if result in (ScanResult.ALREADY_CHECKED_IN, ScanResult.CONFLICT):
+                details = {"checked_in_at": row.first_checked_in_at,
+                           "checked_in_by": {"id": row.by_id, "name": row.by_name},
+                           "device_id": row.first_device_id}
+            return result, None, details
+    raise Conflict("This ticket is changing right now. Please scan it again.", code="busy",
+                   headers={"Retry-After": "1"})
 
 
 def check_in(*, code: str, scanner_id: int, token_id: str, device_id: str | None = None) -> dict:
@@ -206,7 +170,7 @@ def check_in(*, code: str, scanner_id: int, token_id: str, device_id: str | None
     """
     claims = _verify(code, scanner_id, device_id)
     params = _params(claims, scanner_id, token_id, device_id, utcnow(), offline=False)
-    result, ticket, details = _scan(claims, params)
+    result, ticket, details = _scan(params)
     if result == ScanResult.ADMITTED:
         return {"result": result.value, "ticket": ticket}
     if result == ScanResult.FORBIDDEN:
@@ -231,7 +195,7 @@ def sync_offline_scans(*, scanner: User, token_id: str, scans: list[dict]) -> di
             continue
         at = min(scan.get("scanned_at") or now, now)
         params = _params(claims, scanner.id, token_id, scan.get("device_id"), at, offline=True)
-        result, _, details = _scan(claims, params)
+        result, _, details = _scan(params)
         if result == ScanResult.ALREADY_CHECKED_IN:  # offline, only when a device resends a scan
             result, details = ScanResult.ADMITTED, None
         results.append({**entry, "result": result.value, "ticket_id": claims.ticket_id,

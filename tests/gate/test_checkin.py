@@ -353,3 +353,19 @@ def test_an_admission_writes_no_index_entry(organizer_client, paid, code):
     assert organizer_client.post(CHECKIN, json={"code": code}).status_code == 200
     after = updates()
     assert (after.n_tup_upd - before.n_tup_upd, after.n_tup_hot_upd - before.n_tup_hot_upd) == (1, 1)
+
+
+def test_a_ticket_that_keeps_changing_under_the_scan_is_409_busy(organizer_client, code):
+    """Each run saw the ticket valid yet another gate changed it first: after ATTEMPTS runs the
+    scanner is told to scan again, and nothing is admitted."""
+    from types import SimpleNamespace
+
+    from server.services import checkin
+
+    raced = SimpleNamespace(authenticated=True, allowed=True, id=None, refusal=None)
+    with mock.patch.object(checkin, "execute_alone", return_value=raced) as statement:
+        response = organizer_client.post(CHECKIN, json={"code": code})
+    assert statement.call_count == checkin.ATTEMPTS
+    assert response.status_code == 409 and response.headers["Retry-After"] == "1"
+    assert response.get_json()["error"]["code"] == "busy"
+    assert scans() == 0
