@@ -17,6 +17,14 @@ def _host_slots_dir(purpose: str, deployment: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"ticksy-{purpose}-{os.getuid()}-{digest}")
 
 
+def usable_cores() -> int:
+    """The CPUs this process may use (containers, taskset), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
@@ -166,7 +174,7 @@ class Config:
         # BCRYPT_SLOTS_DIR); one more login or registration gets 429 at once. By default half
         # the usable cores: a flood of logins leaves the other half to everything else.
         self.BCRYPT_MAX_CONCURRENT = max(1, int(env.get("BCRYPT_MAX_CONCURRENT",
-                                                        str(len(os.sched_getaffinity(0)) // 2))))
+                                                        str(usable_cores() // 2))))
         self.BCRYPT_SLOTS_DIR = env.get("BCRYPT_SLOTS_DIR") or _host_slots_dir(
             "bcrypt", env.get("DATABASE_URL") or ROOT_DIR)
         # JSON bodies: deeper nesting is 400, a longer array 422, before any schema runs.

@@ -18,16 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-from server.logs import TEXT_FORMAT
+from config import usable_cores
 
 APP = "server.wsgi:app"
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # the CPUs this process may use (containers, taskset)
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _number(env: dict, name: str, default: int, minimum: int = 1) -> int:
@@ -51,43 +44,39 @@ def _address(env: dict) -> dict:
     return {"address": host.strip("[]"), "port": int(port)}
 
 
-def _log_config(env: dict) -> dict:
-    """granian's own messages in the app's format, on stderr; its access log off."""
-    production = env.get("TICKSY_ENV", "production") == "production"
-    json_logs = env.get("LOG_FORMAT", "json" if production else "text") == "json"
-    level = env.get("LOG_LEVEL", "info").upper()
-    formatter = ({"()": "server.logs.make_formatter", "fmt": "json"} if json_logs else
-                 {"format": TEXT_FORMAT.replace("[%(request_id)s] ", "")})
+def log_config(fmt: str, level: str) -> dict:
+    """granian's own messages through the app's log handler (LOG_FORMAT `fmt`, on stderr, with
+    the request filter), at `level`; its access log off."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"ticksy": formatter},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "ticksy",
-                                "stream": "ext://sys.stderr"}},
+        "handlers": {"stderr": {"()": "server.logs.make_handler", "fmt": fmt}},
         "loggers": {"_granian": {"handlers": ["stderr"], "level": level, "propagate": False},
                     "granian.access": {"handlers": [], "propagate": False}},
     }
 
 
 def settings(env: dict) -> dict:
-    """granian's settings for the environment `env`."""
+    """granian's settings for the environment `env` (its logging: `log_config`)."""
     return {
         **_address(env),
         "interface": "wsgi",
         "websockets": False,
-        "workers": _number(env, "WEB_CONCURRENCY", _cores()),
+        "workers": _number(env, "WEB_CONCURRENCY", usable_cores()),
         "blocking_threads": _number(env, "WEB_THREADS", 4),
         "workers_kill_timeout": _number(env, "WEB_GRACEFUL_TIMEOUT", 30),
         "workers_lifetime": _number(env, "WEB_WORKER_LIFETIME", 21600, minimum=60),
         "workers_max_rss": _number(env, "WEB_WORKER_MAX_RSS", 1024),
         "respawn_failed_workers": True,  # a worker that dies is replaced
         "log_access": False,
-        "log_dictconfig": _log_config(env),
     }
 
 
-def check_app(env_name: str) -> None:
-    """Build the app once: a missing or unsafe setting stops the server here, with its message."""
+def built_app(env_name: str):
+    """The app, built once: a missing or unsafe setting stops the server here, with its message.
+
+    Its database pools are dropped: the workers build their own app and connections.
+    """
     from server import create_app
     from server.extensions import db
 
@@ -97,7 +86,8 @@ def check_app(env_name: str) -> None:
         raise SystemExit(f"Error: {exc}") from None
     with app.app_context():
         for engine in db.engines.values():
-            engine.dispose()  # the workers open their own connections
+            engine.dispose()
+    return app
 
 
 def main(target: str = APP) -> None:
@@ -107,8 +97,9 @@ def main(target: str = APP) -> None:
 
     env = dict(os.environ)
     options = settings(env)
-    check_app(env.get("TICKSY_ENV", "production"))
-    options["interface"] = Interfaces(options["interface"])
+    config = built_app(env.get("TICKSY_ENV", "production")).config
+    options.update(interface=Interfaces(options["interface"]),
+                   log_dictconfig=log_config(config["LOG_FORMAT"], config["LOG_LEVEL"]))
     sys.stdout.flush()
     Granian(target, **options).serve()
 

@@ -1,5 +1,8 @@
 """`make serve`: granian's settings from the environment, and the server itself."""
 import base64
+import json
+import logging
+import logging.config
 import os
 import secrets
 import signal
@@ -17,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_defaults(monkeypatch):
-    monkeypatch.setattr(serve, "_cores", lambda: 3)
+    monkeypatch.setattr(serve, "usable_cores", lambda: 3)
     options = serve.settings({})
     assert (options["address"], options["port"]) == ("0.0.0.0", 8000)
     assert options["interface"] == "wsgi" and options["workers"] == 3
@@ -50,14 +53,29 @@ def test_a_bad_setting_stops_the_server_with_its_message(env, message):
         serve.settings(env)
 
 
-def test_its_own_messages_use_the_apps_format():
-    production = serve.settings({})["log_dictconfig"]
-    assert production["formatters"]["ticksy"]["()"] == "server.logs.make_formatter"
+@pytest.fixture
+def granian_logger():
+    """granian's logger, put back as it was after the test configures it."""
+    logger = logging.getLogger("_granian")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield logger
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def test_its_own_messages_use_the_apps_format(granian_logger, capsys):
+    production = serve.log_config("json", "INFO")
+    assert production["handlers"]["stderr"]["()"] == "server.logs.make_handler"
     assert production["loggers"]["granian.access"]["handlers"] == []
-    text = serve.settings({"TICKSY_ENV": "development"})["log_dictconfig"]
-    assert "%(levelname)s" in text["formatters"]["ticksy"]["format"]
-    assert serve.settings({"LOG_LEVEL": "warning"})["log_dictconfig"]["loggers"]["_granian"][
-        "level"] == "WARNING"
+    logging.config.dictConfig(production)
+    granian_logger.info("Started worker-1")
+    record = json.loads(capsys.readouterr().err)
+    assert (record["level"], record["logger"], record["message"]) == ("INFO", "_granian",
+                                                                     "Started worker-1")
+    assert record["request_id"] == "-"
+    logging.config.dictConfig(serve.log_config("text", "INFO"))
+    granian_logger.info("Started worker-2")
+    assert "INFO [-] _granian: Started worker-2" in capsys.readouterr().err
+    assert serve.log_config("json", "WARNING")["loggers"]["_granian"]["level"] == "WARNING"
 
 
 def _production_env(port: int, **extra) -> dict:
@@ -105,3 +123,4 @@ def test_it_serves_the_app_and_stops_cleanly(app, free_port):
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output
     assert '"logger": "ticksy.request"' in output and "GET /api/health 200" in output
+    assert '"logger": "_granian"' in output  # the server's own messages, in the app's format
