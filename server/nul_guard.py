@@ -15,7 +15,7 @@ NUL = "\x00"
 MESSAGE = "Must not contain the NUL character (U+0000)."
 
 
-def _holds_nul(value) -> bool:
+def holds_nul(value) -> bool:
     """True when a string anywhere in a parsed JSON value (keys included) holds NUL."""
     stack = [value]
     while stack:
@@ -43,9 +43,9 @@ def _body_fields() -> dict:
     except (ValueError, RecursionError):
         return {}  # malformed or too deep: the schema layer and the JSON guard answer
     if not isinstance(body, dict):
-        return {"_schema": [MESSAGE]} if _holds_nul(body) else {}
+        return {"_schema": [MESSAGE]} if holds_nul(body) else {}
     return {("_schema" if NUL in key else key): [MESSAGE]
-            for key, value in body.items() if NUL in key or _holds_nul(value)}
+            for key, value in body.items() if NUL in key or holds_nul(value)}
 
 
 def may_hold_nul(environ: dict) -> bool:

@@ -97,14 +97,21 @@ def access_claims_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request.headers.get("Authorization", ""))
+        if token is None:
             raise NoAuthorizationError("Missing Bearer token")
-        g.token_claims = verified_access_claims(token.strip())
+        g.token_claims = verified_access_claims(token)
         return view(*args, **kwargs)
 
     _document_security(wrapper, optional=False)
     return wrapper
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header's value, or None."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 VERIFIED_TOKENS_KEPT = 4096

@@ -26,10 +26,10 @@ from server.errors import error_response_for
 from server.hardening import add_security_headers
 from server.logs import (REQUEST_ID_HEADER, begin_request, current_request, end_request,
                          log_request)
-from server.nul_guard import may_hold_nul
+from server.nul_guard import holds_nul, may_hold_nul
 from server.ratelimits import scan_key, take_scan
 from server.schemas.gate import CheckinIn, CheckinOut
-from server.security import verified_access_claims
+from server.security import bearer_token, verified_access_claims
 from server.services import checkin
 
 PATH = "/api/checkin"
@@ -68,14 +68,14 @@ class CheckinLane:
 
     def _scan(self, environ: dict, body: bytes) -> tuple[dict, dict] | None:
         """(token claims, validated body), or None for a request Flask is to answer."""
-        if b"\x00" in body or b"\\u0000" in body:
-            return None
-        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
+        if token is None:
             return None
         try:
-            return (verified_access_claims(token.strip()),
-                    self.body_schema.load(json.loads(body)))
+            data = json.loads(body)
+            if holds_nul(data):
+                return None
+            return verified_access_claims(token), self.body_schema.load(data)
         except Exception:  # noqa: BLE001  (any refusal, in Flask's words: 400, 401 or 422)
             return None
 
