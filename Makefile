@@ -114,12 +114,12 @@ e2e: install-dev client
 worker: install
 	@$(PIPENV) run python -c "import config, sys; sys.exit(0 if config.get_config().CELERY_BROKER_URL else \
 		'make worker needs Redis: set REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker, or in .env)')"
-	$(PIPENV) run celery -A server.tasks.celery_app worker -B --loglevel=INFO $(WORKER_ARGS)
+	$(PIPENV) run celery -A server.run.worker worker -B --loglevel=INFO $(WORKER_ARGS)
 
-# Production web server (docs/deploy.md): granian, settings in server/serve.py (PORT or BIND,
+# Production web server (docs/deploy.md): granian, settings in server/run/serve.py (PORT or BIND,
 # WEB_CONCURRENCY, WEB_THREADS). It does not migrate: run `flask db upgrade` once per deploy.
 serve: install
-	TICKSY_ENV=$${TICKSY_ENV:-production} $(PIPENV) run python -m server.serve
+	TICKSY_ENV=$${TICKSY_ENV:-production} $(PIPENV) run python -m server.run.serve
 
 # Security checks. bandit: every severity and confidence, settings in .ci/bandit.yaml. pip-audit:
 # the locked dependencies (both groups) against PIP_AUDIT_SERVICE (pypi: PyPI's per-release JSON

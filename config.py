@@ -49,6 +49,10 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+    # The periodic jobs, each with the setting holding its interval in seconds: the in-process
+    # loop and Celery beat both read this list; the services register the jobs themselves.
+    PERIODIC_SCHEDULE = (("orders.expire_due", "ORDER_SWEEP_SECONDS"),
+                         ("payments.reconcile", "RECONCILE_SECONDS"))
 
     def __init__(self) -> None:
         env = os.environ

@@ -16,13 +16,11 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.models import Event, PaymentProvider, Review, TicketOrder, User, utcnow
-from server.phone import normalize_phone
-from server.services.accounts import find_user_by_email, register_user
-from server.services.admin_users import ensure_admin
-from server.services.events import create_event
-from server.services.payment_ledger import record_settled
-from server.services.ordering import place_order
-from server.services.reviews import create_review
+from server.platform.phone import normalize_phone
+from server.services.accounts import ensure_admin, find_user_by_email, register_user
+from server.services.catalog import create_event, create_review
+from server.services.orders import place_order
+from server.services.payments import record_settled
 
 EAT = timezone(timedelta(hours=3), "EAT")
 

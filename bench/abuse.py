@@ -56,7 +56,9 @@ def prepare(app, args) -> dict:
     from flask_migrate import upgrade
 
     from server.extensions import db
-    from server.services import accounts, events, ordering
+    from server.services.accounts import users as accounts
+    from server.services.catalog import events
+    from server.services.orders import ordering
 
     with app.app_context():
         upgrade()

@@ -104,11 +104,11 @@ def prepare_data(app, args) -> dict:
 
     from server.extensions import db
     from server.models import PaymentProvider
-    from server.services.accounts import build_user
-    from server.services.events import create_event
-    from server.services.gate import set_staff
-    from server.services.ordering import place_order
-    from server.services.payment_ledger import record_settled
+    from server.services.accounts.users import build_user
+    from server.services.catalog.events import create_event
+    from server.services.gate.staff import set_staff
+    from server.services.orders.ordering import place_order
+    from server.services.payments.ledger import record_settled
     from server.tasks import jobs
 
     timings = {}
@@ -202,8 +202,8 @@ def sign_codes(app, tickets: list[tuple], seed: int) -> tuple[list[tuple[int, st
     changed to name another ticket. All of them pass the format checks and fail the signature."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from server.gate.codes import TicketCodes, ticket_codes
-    from server.gate.keys import KeyRing, b64url
+    from server.codes.signing import TicketCodes, ticket_codes
+    from server.codes.keys import KeyRing, b64url
 
     with app.app_context():
         codes = ticket_codes()
@@ -479,8 +479,8 @@ def count_statements(app, codes: Codes, outsider_token: str, per_kind: int) -> d
     from sqlalchemy import event
 
     from server.extensions import db
-    from server.prepared import PreparedStatement
-    from server.services import invalid_scans
+    from server.platform.prepared import PreparedStatement
+    from server.services.gate import invalid_scans
     from server.tasks import jobs
 
     tokens = codes.staff_tokens
@@ -911,7 +911,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Ticksy check-in benchmark (POST /api/checkin); see bench/README.md")
     parser.add_argument("--server", choices=["granian", "gunicorn"],
                         default=os.environ.get("BENCH_SERVER", "granian"),
-                        help="granian (the default) as `make serve` runs it (server/serve.py), "
+                        help="granian (the default) as `make serve` runs it (server/run/serve.py), "
                              "or gunicorn for comparison")
     parser.add_argument("--workers", type=int, default=_env_int("BENCH_WORKERS"),
                         help="worker processes (default: make serve's for granian, i.e. the "
@@ -955,7 +955,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--label", default="", help="added to the result file names")
     args = parser.parse_args(argv)
     if args.workers is None or args.threads is None:
-        from server import serve
+        from server.run import serve
 
         production = serve.settings({}) if args.server == "granian" else {
             "workers": GUNICORN_WORKERS, "blocking_threads": 1}

@@ -41,9 +41,11 @@ def prepare(app) -> tuple[list[str], list[str]]:
     from flask_migrate import upgrade
 
     from server.extensions import db
-    from server.gate.codes import code_for
+    from server.codes.signing import code_for
     from server.models import utcnow
-    from server.services import accounts, events, order_lifecycle, ordering
+    from server.services.accounts import users as accounts
+    from server.services.catalog import events
+    from server.services.orders import lifecycle as order_lifecycle, ordering
 
     with app.app_context():
         upgrade()

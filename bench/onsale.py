@@ -106,7 +106,7 @@ def resolve_database() -> tuple[str, str]:
         dev = make_url(dev_url)
         url, source = dev.set(database=f"{dev.database}_bench"), "DATABASE_URL's server"
     else:
-        from server.embedded_db import embedded_database_url
+        from server.platform.embedded_db import embedded_database_url
 
         data_dir = tempfile.mkdtemp(prefix="ticksy-bench-pg-")
         # Registered before pgserver registers its own exit handler, so it runs after that
@@ -152,8 +152,8 @@ def prepare_data(app, args) -> dict:
     from flask_migrate import upgrade
 
     from server.extensions import db
-    from server.services.accounts import build_user
-    from server.services.events import create_event
+    from server.services.accounts.users import build_user
+    from server.services.catalog.events import create_event
 
     with app.app_context():
         upgrade()

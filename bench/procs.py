@@ -178,7 +178,7 @@ def start_gunicorn(*, python: str, cwd: Path, env: dict, log_path: Path, workers
 
 def start_granian(*, python: str, cwd: Path, env: dict, log_path: Path, workers: int,
                   threads: int, app: str = "bench.wsgi:app") -> Server:
-    """Start granian as `make serve` does (server/serve.py), on 127.0.0.1 and a free port.
+    """Start granian as `make serve` does (server/run/serve.py), on 127.0.0.1 and a free port.
 
     Its worker processes are children of the first process, as gunicorn's are, so the same
     `Server` handle stops it and finds its workers."""

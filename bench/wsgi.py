@@ -1,6 +1,6 @@
 """The WSGI entry the benchmark serves: the real application plus two ceiling routes.
 
-`gunicorn bench.wsgi:app` serves exactly what `gunicorn server.wsgi:app` serves (same factory, same
+`gunicorn bench.wsgi:app` serves exactly what `gunicorn server.run.wsgi:app` serves (same factory, same
 production settings), with two extra routes that exist only here, never in the app itself:
 
 - `GET /bench/hello`: a Flask route returning a small JSON body. It goes through the same Flask
@@ -11,7 +11,7 @@ production settings), with two extra routes that exist only here, never in the a
 """
 from flask import jsonify
 
-from server.wsgi import app as flask_app
+from server.run.wsgi import app as flask_app
 
 _RAW_BODY = b'{"hello":"world"}'
 _RAW_HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(_RAW_BODY)))]

@@ -4,14 +4,16 @@ import os
 from flask import Flask
 
 from config import Config, get_config
-from server import cli, hardening, logs, nul_guard, ratelimits
-from server.errors import register_error_handlers
-from server.gate import codes as ticket_codes
-from server.gate.lane import CheckinLane
-from server.extensions import TicksyApi, cors, db, jwt, migrate
-from server.flask_app import TicksyFlask
-from server.prepared import AUTOCOMMIT_BIND
-from server.tasks import load_jobs, periodic
+from server import cli
+from server.platform import hardening, logs, nul_guard, ratelimits
+from server.platform.errors import register_error_handlers
+from server.codes import signing as ticket_codes
+from server.api.gate_lane import CheckinLane
+from server.api.openapi import TicksyApi
+from server.extensions import cors, db, jwt, migrate
+from server.platform.flask_app import TicksyFlask
+from server.platform.prepared import AUTOCOMMIT_BIND
+from server import services, tasks  # noqa: F401  (services: every domain's jobs registered)
 
 
 def _database_url(app: Flask, config: Config) -> str:
@@ -19,7 +21,7 @@ def _database_url(app: Flask, config: Config) -> str:
         return config.SQLALCHEMY_DATABASE_URI
     if config.ENV_NAME == "production":
         raise RuntimeError("Production configuration is missing: DATABASE_URL")
-    from server.embedded_db import embedded_database_url
+    from server.platform.embedded_db import embedded_database_url
 
     data_dir = config.EMBEDDED_DATABASE_DIR or os.path.join(app.instance_path, "pgdata")
     return embedded_database_url(data_dir)
@@ -51,13 +53,12 @@ def create_app(config: str | Config | None = None) -> Flask:
     api = TicksyApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
 
-    from server import security  # noqa: F401  (registers the JWT callbacks)
+    from server.platform import security  # noqa: F401  (registers the JWT callbacks)
     from server.api import register_blueprints
 
     register_blueprints(api, app)
     register_error_handlers(app)
     cli.register(app)
-    load_jobs()
     ticket_codes.init_app(app)
-    periodic.install(app)
+    tasks.init_app(app)
     return app

@@ -1,36 +1,37 @@
-"""Flask extensions, created unbound and initialised in `create_app`.
+"""Flask extensions, created unbound and initialised in `create_app`; the models' declarative base.
 
-The flask-smorest `Api` holds one OpenAPI document per app, so `create_app` builds its own.
+This module imports nothing of the application: every layer may use it.
 """
+from datetime import datetime
+
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.orm import DeclarativeBase, registry
 
-from server.models.base import Base
-from server.schemas.common import ErrorSchema, Money
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
-class TicksyApi(Api):
-    """flask-smorest Api documenting the house error envelope."""
+class Base(DeclarativeBase):
+    """Base class of every model."""
 
-    ERROR_SCHEMA = ErrorSchema
-
-    def _register_error_handlers(self):
-        """Errors are handled by `server.errors`, not by flask-smorest."""
-
-    def _init_spec(self, *args, **kwargs):
-        """Money is sent as a decimal string ("1500.00"), not a JSON number."""
-        super()._init_spec(*args, **kwargs)
-        self.register_field(Money, "string", "decimal")
+    registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION),
+                        type_annotation_map={datetime: DateTime(timezone=True)})
 
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 cors = CORS()
-# Limits are declared per route (server/ratelimits.py); settings come from RATELIMIT_* config.
+# Limits are declared per route (server/platform/ratelimits.py); settings come from RATELIMIT_*.
 limiter = Limiter(key_func=get_remote_address)

@@ -18,7 +18,9 @@ from server import create_app
 from server.extensions import db, limiter
 from server.models import utcnow
 from server.payments.mpesa.simulator import Simulator
-from server.services import accounts, events, order_lifecycle, ordering
+from server.services.accounts import users as accounts
+from server.services.catalog import events
+from server.services.orders import lifecycle as order_lifecycle, ordering
 from tests.fakes.stripe_api import FakeStripe
 
 
@@ -26,7 +28,7 @@ def _database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         return url
-    from server.embedded_db import embedded_database_url
+    from server.platform.embedded_db import embedded_database_url
 
     return embedded_database_url(tempfile.mkdtemp(prefix="ticksy-test-pg-"), "ticksy_test")
 

@@ -21,10 +21,12 @@ from sqlalchemy import select
 import config
 from server import create_app
 from server.extensions import db
-from server.gate.codes import code_for
-from server.gate.qr import qr_image
+from server.codes.signing import code_for
+from server.codes.qr import qr_image
 from server.models import EmailDelivery, EmailStatus, TicketOrder, utcnow
-from server.services import accounts, events, order_lifecycle, ordering
+from server.services.accounts import users as accounts
+from server.services.catalog import events
+from server.services.orders import lifecycle as order_lifecycle, ordering
 from server.tasks import celery_app
 from tests.test_concurrency import _truncate
 

@@ -21,13 +21,14 @@ from sqlalchemy import func, select, text, update
 
 import config
 from server import create_app
-from server.errors import AppError
+from server.platform.errors import AppError
 from server.extensions import db
 from server.models import (OrderStatus, Ticket, TicketOrder, TicketOrderItem, TicketStatus,
                            TicketType, User, utcnow)
-from server.services import events, inventory, order_lifecycle, ordering
-from server.services.accounts import roles_by_name
-from server.services.passwords import hash_password
+from server.services.catalog import events
+from server.services.orders import inventory, lifecycle as order_lifecycle, ordering
+from server.services.accounts.users import roles_by_name
+from server.platform.passwords import hash_password
 
 pytestmark = pytest.mark.own_app
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from server.extensions import db
-from server.gate.codes import code_for
-from server.gate.qr import qr_image
+from server.codes.signing import code_for
+from server.codes.qr import qr_image
 from server.models import (EmailDelivery, EmailStatus, OrderStatus, Ticket, TicketOrder,
                            TicketStatus, utcnow)
 from server.tasks import jobs

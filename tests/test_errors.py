@@ -7,10 +7,10 @@ from sqlalchemy import select, text
 from werkzeug.exceptions import default_exceptions
 
 from server import create_app
-from server.errors import HTTP_CODES
+from server.platform.errors import HTTP_CODES
 from server.extensions import db
 from server.models import User
-from server.services.accounts import build_user
+from server.services.accounts.users import build_user
 
 SECRET = "internal detail 7f3a that must never reach a client"
 API_MD_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -149,7 +149,7 @@ class _PgError(Exception):
 def test_lock_timeouts_and_deadlocks_are_409_busy_with_retry_after(app, pgcode):
     from sqlalchemy.exc import OperationalError
 
-    from server.errors import handle_database_error
+    from server.platform.errors import handle_database_error
 
     with app.test_request_context():
         response, status = handle_database_error(OperationalError("stmt", {}, _PgError(pgcode)))
@@ -172,7 +172,7 @@ def test_no_statement_runs_for_ever(app):
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
-    from server.errors import error_response_for
+    from server.platform.errors import error_response_for
     from server.extensions import db
 
     with app.app_context():

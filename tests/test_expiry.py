@@ -10,7 +10,7 @@ import pytest
 
 from server.extensions import db
 from server.models import OrderStatus, TicketType, utcnow
-from server.services import order_lifecycle
+from server.services.orders import lifecycle as order_lifecycle
 
 PAST = timedelta(minutes=1)
 

@@ -12,8 +12,8 @@ import pytest
 
 import config
 from server import create_app
-from server.host_slots import HostSlots
-from server.services import mpesa_payments
+from server.platform.host_slots import HostSlots
+from server.services import payments
 from tests.test_rate_limits import allowed
 
 LOGIN = "/api/auth/login"
@@ -307,7 +307,7 @@ def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(app):
 def test_mpesa_allowed_ips_see_the_forwarded_address_only_behind_a_proxy(app, proxied_app,
                                                                          monkeypatch):
     seen = []
-    monkeypatch.setattr(mpesa_payments, "handle_callback",
+    monkeypatch.setattr(payments, "handle_callback",
                         lambda **kwargs: seen.append(kwargs["remote_addr"]))
     path = "/api/payments/mpesa/callback/some-token"
     post_as(proxied_app, path, forwarded_for="196.201.214.200", remote="10.0.0.5", json={})

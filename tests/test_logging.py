@@ -6,7 +6,7 @@ import logging
 import pytest
 
 import config as settings
-from server import logs
+from server.platform import logs
 
 
 @pytest.fixture
@@ -68,18 +68,18 @@ def test_anonymous_requests_have_no_user(client, log_lines):
 def test_every_record_during_a_request_carries_its_id(attendee_client, attendee, monkeypatch,
                                                       log_lines):
     """A record from deep inside (here the 500 handler's) has the request's id and user."""
-    from server.services import order_queries
+    from server.services import orders
 
     def broken(**kwargs):
-        logging.getLogger("server.services.order_queries").warning("about to fail")
+        logging.getLogger("server.services.orders.queries").warning("about to fail")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(order_queries, "list_orders", broken)
+    monkeypatch.setattr(orders, "list_orders", broken)
     resp = attendee_client.get("/api/orders", headers={"X-Request-ID": "req-500"})
     assert resp.status_code == 500
     lines = log_lines()
-    assert {line["logger"] for line in lines} >= {"server.services.order_queries",
-                                                   "server.errors", "ticksy.request"}
+    assert {line["logger"] for line in lines} >= {"server.services.orders.queries",
+                                                   "server.platform.errors", "ticksy.request"}
     assert all(line["request_id"] == "req-500" for line in lines)
     assert all(line["user_id"] == attendee.id for line in lines)
     assert request_lines(lines)[0]["status"] == 500

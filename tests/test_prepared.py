@@ -4,7 +4,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import DataError, OperationalError
 
 from server.extensions import db
-from server.prepared import AUTOCOMMIT_BIND, PreparedStatement, execute_alone
+from server.platform.prepared import AUTOCOMMIT_BIND, PreparedStatement, execute_alone
 from tests.faults.killswitch import terminate_backend
 
 ECHO = PreparedStatement("ticksy_test_echo",

@@ -7,8 +7,8 @@ import pytest
 import time_machine
 from limits import parse_many
 
-from server import ratelimits
-from server.errors import RateLimited
+from server.platform import ratelimits
+from server.platform.errors import RateLimited
 from server.extensions import limiter
 
 LOGIN, REGISTER, PUSH, ORDERS, CHECKIN = ("/api/auth/login", "/api/auth/register",
@@ -260,7 +260,7 @@ def test_check_in_without_device_is_limited_per_user(app, make_user, client_for,
 def test_a_limited_scan_still_admits_nothing_twice(app, make_user, client_for, make_event,
                                                    make_order, frozen):
     """A valid code scanned past the limit is refused before it reaches the database."""
-    from server.gate.codes import code_for
+    from server.codes.signing import code_for
 
     organizer = make_user("organizer")
     ticket = make_order(make_event(organizer), paid=True).tickets[0]

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, select, text
 
 from server.extensions import db
 from server.models import User
-from server.services.accounts import register_user
+from server.services.accounts.users import register_user
 
 SERVICE_EMAIL = "rollback-service@example.com"
 REQUEST_EMAIL = "rollback-request@example.com"

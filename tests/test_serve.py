@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from server import serve
+from server.run import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,7 @@ def granian_logger():
 
 def test_its_own_messages_use_the_apps_format(granian_logger, capsys):
     production = serve.log_config("json", "INFO")
-    assert production["handlers"]["stderr"]["()"] == "server.logs.make_handler"
+    assert production["handlers"]["stderr"]["()"] == "server.platform.logs.make_handler"
     assert production["loggers"]["granian.access"]["handlers"] == []
     logging.config.dictConfig(production)
     granian_logger.info("Started worker-1")
@@ -94,7 +94,7 @@ def _production_env(port: int, **extra) -> dict:
 def test_missing_production_settings_stop_it_before_any_worker(app, free_port):
     env = _production_env(free_port)
     del env["SECRET_KEY"], env["JWT_SECRET_KEY"]
-    done = subprocess.run([sys.executable, "-m", "server.serve"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "server.run.serve"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 1
     assert "Error: Production configuration is missing: SECRET_KEY, JWT_SECRET_KEY" in done.stderr
@@ -102,7 +102,7 @@ def test_missing_production_settings_stop_it_before_any_worker(app, free_port):
 
 
 def test_it_serves_the_app_and_stops_cleanly(app, free_port):
-    server = subprocess.Popen([sys.executable, "-m", "server.serve"], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "-m", "server.run.serve"], cwd=ROOT,
                               env=_production_env(free_port), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{free_port}"

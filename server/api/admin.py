@@ -10,9 +10,8 @@ from server.schemas.order import AdminOrderListArgs, OrderOut
 from server.schemas.payment import (PaymentListArgs, PaymentOut, RefundCompleteIn, RefundListArgs,
                                     RefundOut)
 from server.schemas.user import UserOut
-from server.security import roles_required
-from server.services import (admin_stats, admin_users, audit, catalog, order_queries,
-                             payment_queries, refunds)
+from server.platform.security import roles_required
+from server.services import accounts, catalog, common, orders, payments, reports
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Administration")
 
@@ -23,7 +22,7 @@ blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Adminis
 @blp.response(200, page_of(UserOut))
 def list_users(args):
     """Search users, newest first."""
-    return admin_users.list_users(**args)
+    return accounts.list_users(**args)
 
 
 @blp.get("/users/<int:user_id>")
@@ -31,7 +30,7 @@ def list_users(args):
 @blp.response(200, UserOut)
 def get_user(user_id):
     """One user."""
-    return admin_users.get_user(user_id)
+    return accounts.get_user(user_id)
 
 
 @blp.patch("/users/<int:user_id>")
@@ -40,7 +39,7 @@ def get_user(user_id):
 @blp.response(200, UserOut)
 def update_user(data, user_id):
     """Change a user's name, phone or active flag."""
-    return admin_users.update_user(actor=current_user, user_id=user_id, data=data)
+    return accounts.update_user(actor=current_user, user_id=user_id, data=data)
 
 
 @blp.delete("/users/<int:user_id>")
@@ -48,7 +47,7 @@ def update_user(data, user_id):
 @blp.response(204)
 def deactivate_user(user_id):
     """Deactivate a user; their tokens stop working at once."""
-    admin_users.deactivate(actor=current_user, user_id=user_id)
+    accounts.deactivate(actor=current_user, user_id=user_id)
 
 
 @blp.put("/users/<int:user_id>/roles")
@@ -57,7 +56,7 @@ def deactivate_user(user_id):
 @blp.response(200, UserOut)
 def set_roles(data, user_id):
     """Replace a user's roles (attendee is always kept)."""
-    return admin_users.set_roles(actor=current_user, user_id=user_id, roles=data["roles"])
+    return accounts.set_roles(actor=current_user, user_id=user_id, roles=data["roles"])
 
 
 @blp.get("/events")
@@ -75,7 +74,7 @@ def list_events(args):
 @blp.response(200, page_of(OrderOut))
 def list_orders(args):
     """Every order, newest first."""
-    return order_queries.list_orders(**args)
+    return orders.list_orders(**args)
 
 
 @blp.get("/stats")
@@ -83,7 +82,7 @@ def list_orders(args):
 @blp.response(200, StatsOut)
 def get_stats():
     """Platform-wide counts of users, events, orders and tickets, and revenue."""
-    return admin_stats.get_platform_stats()
+    return reports.get_platform_stats()
 
 
 @blp.get("/payments")
@@ -92,7 +91,7 @@ def get_stats():
 @blp.response(200, page_of(PaymentOut))
 def list_payments(args):
     """Every payment attempt; filter by status, provider, flag or needs_refund."""
-    return payment_queries.list_payments(**args)
+    return payments.list_payments(**args)
 
 
 @blp.post("/payments/<int:payment_id>/refund")
@@ -100,7 +99,7 @@ def list_payments(args):
 @blp.response(200, PaymentOut)
 def refund_payment(payment_id):
     """Refund money that could not buy its order (a payment flagged for refund)."""
-    return refunds.refund_payment(payment_id=payment_id, actor=current_user)
+    return payments.refund_payment(payment_id=payment_id, actor=current_user)
 
 
 @blp.get("/refunds")
@@ -109,7 +108,7 @@ def refund_payment(payment_id):
 @blp.response(200, page_of(RefundOut))
 def list_refunds(args):
     """Refunds; pending manual ones are M-Pesa reversals waiting for an admin."""
-    return payment_queries.list_refunds(**args)
+    return payments.list_refunds(**args)
 
 
 @blp.post("/refunds/<int:refund_id>/complete")
@@ -118,7 +117,7 @@ def list_refunds(args):
 @blp.response(200, RefundOut)
 def complete_refund(data, refund_id):
     """Record that a manual refund was executed, with its reference."""
-    return refunds.complete_manual(refund_id=refund_id, reference=data["reference"],
+    return payments.complete_manual(refund_id=refund_id, reference=data["reference"],
                                    actor=current_user)
 
 
@@ -128,4 +127,4 @@ def complete_refund(data, refund_id):
 @blp.response(200, page_of(AuditEntryOut))
 def list_audit_log(args):
     """Recorded decisions (roles, deactivations, refunds, voids, cancellations), newest first."""
-    return audit.list_entries(**args)
+    return common.list_entries(**args)

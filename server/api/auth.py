@@ -3,8 +3,8 @@ from flask_jwt_extended import current_user, get_jwt
 from flask_smorest import Blueprint
 
 from server.schemas.user import AccessTokenOut, AuthOut, LoginIn, RegisterIn, UserOut
-from server import ratelimits
-from server.security import auth_required
+from server.platform import ratelimits
+from server.platform.security import auth_required
 from server.services import accounts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and tokens")

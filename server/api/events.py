@@ -6,8 +6,8 @@ from server.schemas.common import page_of
 from server.schemas.order import ComplimentaryIn, OrderOut
 from server.schemas.event import (EventDetailOut, EventIn, EventListArgs, EventOut, EventUpdate,
                                   TicketTypeIn, TicketTypeOut)
-from server.security import auth_required, roles_required, optional_user
-from server.services import catalog, complimentary, events, ticket_types
+from server.platform.security import auth_required, roles_required, optional_user
+from server.services import catalog, orders
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="Events")
 
@@ -26,7 +26,7 @@ def list_events(args):
 @blp.response(201, EventDetailOut)
 def create_event(data):
     """Create an event, optionally with its ticket types."""
-    return events.create_event(organizer=current_user, data=data)
+    return catalog.create_event(organizer=current_user, data=data)
 
 
 @blp.get("/<int:event_id>")
@@ -34,7 +34,7 @@ def create_event(data):
 @blp.response(200, EventDetailOut)
 def get_event(event_id):
     """An event with its ticket types (drafts: owner and admins only)."""
-    return events.get_visible_event(event_id=event_id, viewer=optional_user())
+    return catalog.get_visible_event(event_id=event_id, viewer=optional_user())
 
 
 @blp.patch("/<int:event_id>")
@@ -43,7 +43,7 @@ def get_event(event_id):
 @blp.response(200, EventDetailOut)
 def update_event(data, event_id):
     """Change an event; `status: cancelled` cancels it."""
-    return events.update_event(event_id=event_id, actor=current_user, data=data)
+    return catalog.update_event(event_id=event_id, actor=current_user, data=data)
 
 
 @blp.delete("/<int:event_id>")
@@ -51,7 +51,7 @@ def update_event(data, event_id):
 @blp.response(204)
 def delete_event(event_id):
     """Delete an event that has no orders."""
-    events.delete_event(event_id=event_id, actor=current_user)
+    catalog.delete_event(event_id=event_id, actor=current_user)
 
 
 @blp.get("/<int:event_id>/ticket-types")
@@ -59,7 +59,7 @@ def delete_event(event_id):
 @blp.response(200, TicketTypeOut(many=True))
 def list_ticket_types(event_id):
     """The event's ticket types."""
-    return events.get_visible_event(event_id=event_id, viewer=optional_user()).ticket_types
+    return catalog.get_visible_event(event_id=event_id, viewer=optional_user()).ticket_types
 
 
 @blp.post("/<int:event_id>/ticket-types")
@@ -68,7 +68,7 @@ def list_ticket_types(event_id):
 @blp.response(201, TicketTypeOut)
 def create_ticket_type(data, event_id):
     """Add a ticket type to an event."""
-    return ticket_types.create_ticket_type(event_id=event_id, actor=current_user, data=data)
+    return catalog.create_ticket_type(event_id=event_id, actor=current_user, data=data)
 
 
 @blp.post("/<int:event_id>/tickets")
@@ -77,4 +77,4 @@ def create_ticket_type(data, event_id):
 @blp.response(201, OrderOut)
 def issue_complimentary(data, event_id):
     """Issue complimentary tickets to a registered user (they count against inventory)."""
-    return complimentary.issue_complimentary(event_id=event_id, actor=current_user, **data)
+    return orders.issue_complimentary(event_id=event_id, actor=current_user, **data)

@@ -2,15 +2,15 @@
 from flask_jwt_extended import current_user, get_jwt
 from flask_smorest import Blueprint
 
-from server.errors import ValidationError
-from server.gate.codes import ticket_codes
+from server.platform.errors import ValidationError
+from server.codes.signing import ticket_codes
 from server.schemas.common import PageArgs, page_of
 from server.schemas.gate import (CheckinIn, CheckinListArgs, CheckinListOut, CheckinOut,
                                  CheckinStatsOut, GateEventOut, JwksOut, OfflineScanIn, StaffIn,
                                  StaffOut, SyncOut)
-from server import ratelimits
-from server.security import access_claims_required, auth_required, token_claims
-from server.services import checkin, gate
+from server.platform import ratelimits
+from server.platform.security import access_claims_required, auth_required, token_claims
+from server.services import gate
 
 blp = Blueprint("gate", __name__, url_prefix="/api", description="Check-in at the gate")
 
@@ -25,7 +25,7 @@ MAX_SYNC = 1000
 def check_in(data):
     """Admit the ticket a scanned code names, exactly once (event owner, staff, admins)."""
     claims = token_claims()
-    return checkin.check_in(code=data["code"], scanner_id=int(claims["sub"]),
+    return gate.check_in(code=data["code"], scanner_id=int(claims["sub"]),
                             token_id=claims["jti"], device_id=data.get("device_id"))
 
 
@@ -37,7 +37,7 @@ def sync_offline_scans(scans):
     """Scans made offline (`[{code, scanned_at, device_id}]`): admitted, refused or in conflict."""
     if len(scans) > MAX_SYNC:
         raise ValidationError(fields={"_schema": [f"At most {MAX_SYNC} scans per request."]})
-    return checkin.sync_offline_scans(scanner=current_user, token_id=get_jwt()["jti"],
+    return gate.sync_offline_scans(scanner=current_user, token_id=get_jwt()["jti"],
                                       scans=scans)
 
 

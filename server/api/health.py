@@ -2,7 +2,7 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from server.services.health import database_ok
+from server.platform.health import database_ok
 
 blp = Blueprint("health", __name__, url_prefix="/api", description="Health")
 

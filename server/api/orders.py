@@ -4,9 +4,9 @@ from flask_smorest import Blueprint
 
 from server.schemas.common import page_of
 from server.schemas.order import IdempotencyHeader, OrderIn, OrderListArgs, OrderOut
-from server import ratelimits
-from server.security import auth_required
-from server.services import order_lifecycle, order_queries, ordering
+from server.platform import ratelimits
+from server.platform.security import auth_required
+from server.services import orders
 
 blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Orders")
 
@@ -19,7 +19,7 @@ blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Order
 @blp.response(201, OrderOut)
 def place_order(data, headers):
     """Reserve tickets; a free order comes back paid with its tickets."""
-    return ordering.place_order(buyer=current_user, data=data,
+    return orders.place_order(buyer=current_user, data=data,
                                 idempotency_key=headers.get("idempotency_key"))
 
 
@@ -29,7 +29,7 @@ def place_order(data, headers):
 @blp.response(200, page_of(OrderOut))
 def list_my_orders(args):
     """My orders, newest first."""
-    return order_queries.list_orders(buyer_id=current_user.id, **args)
+    return orders.list_orders(buyer_id=current_user.id, **args)
 
 
 @blp.get("/<int:order_id>")
@@ -37,7 +37,7 @@ def list_my_orders(args):
 @blp.response(200, OrderOut)
 def get_order(order_id):
     """One order (its buyer, the event's organizer, admins)."""
-    return order_queries.get_order(order_id=order_id, viewer=current_user)
+    return orders.get_order(order_id=order_id, viewer=current_user)
 
 
 @blp.post("/<int:order_id>/cancel")
@@ -45,7 +45,7 @@ def get_order(order_id):
 @blp.response(200, OrderOut)
 def cancel_order(order_id):
     """Cancel a pending order and release its tickets."""
-    return order_lifecycle.cancel_order(order_id=order_id, actor=current_user)
+    return orders.cancel_order(order_id=order_id, actor=current_user)
 
 
 @blp.post("/<int:order_id>/refund")
@@ -53,4 +53,4 @@ def cancel_order(order_id):
 @blp.response(200, OrderOut)
 def refund_order(order_id):
     """Refund a paid order: its tickets are voided and go back on sale."""
-    return order_lifecycle.refund_order(order_id=order_id, actor=current_user)
+    return orders.refund_order(order_id=order_id, actor=current_user)

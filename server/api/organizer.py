@@ -7,7 +7,7 @@ from server.schemas.common import page_of
 from server.schemas.order import OrderListArgs, OrderOut
 from server.schemas.report import (AttendeeListArgs, AttendeeOut, DashboardOut, EventFiguresOut,
                                    attendees_csv)
-from server.security import auth_required, roles_required
+from server.platform.security import auth_required, roles_required
 from server.services import reports
 
 blp = Blueprint("organizer", __name__, url_prefix="/api", description="Organizer dashboard")

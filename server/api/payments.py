@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 from server.schemas.order import IdempotencyHeader
 from server.schemas.payment import (CallbackAck, CheckoutIn, CheckoutOut, PaymentOut, StkPushIn,
                                     StkPushOut, WebhookAck)
-from server.security import auth_required
-from server.services import mpesa_payments, payment_queries, stripe_payments
+from server.platform.security import auth_required
+from server.services import payments
 
 blp = Blueprint("payments", __name__, url_prefix="/api/payments", description="Payments")
 
@@ -19,7 +19,7 @@ blp = Blueprint("payments", __name__, url_prefix="/api/payments", description="P
 @blp.response(202, StkPushOut)
 def stk_push(data, headers):
     """Prompt the payer's phone to pay a pending order; the result arrives later."""
-    return mpesa_payments.start_stk_push(user=current_user, order_id=data["order_id"],
+    return payments.start_stk_push(user=current_user, order_id=data["order_id"],
                                          phone=data["phone"],
                                          idempotency_key=headers.get("idempotency_key"))
 
@@ -28,7 +28,7 @@ def stk_push(data, headers):
 @blp.response(200, CallbackAck)
 def mpesa_callback(token):
     """Daraja's STK callback (the URL's token identifies the payment); verified before use."""
-    mpesa_payments.handle_callback(token=token, raw=request.get_data(),
+    payments.handle_callback(token=token, raw=request.get_data(),
                                    remote_addr=request.remote_addr)
     return {"ResultCode": 0, "ResultDesc": "Accepted"}
 
@@ -40,7 +40,7 @@ def mpesa_callback(token):
 @blp.response(201, CheckoutOut)
 def stripe_checkout(data, headers):
     """A Stripe Checkout Session for a pending order; the buyer pays at `checkout_url`."""
-    return stripe_payments.start_checkout(user=current_user, order_id=data["order_id"],
+    return payments.start_checkout(user=current_user, order_id=data["order_id"],
                                           idempotency_key=headers.get("idempotency_key"))
 
 
@@ -48,7 +48,7 @@ def stripe_checkout(data, headers):
 @blp.response(200, WebhookAck)
 def stripe_webhook():
     """Stripe's events, signature-verified and de-duplicated."""
-    result = stripe_payments.handle_webhook(payload=request.get_data(),
+    result = payments.handle_webhook(payload=request.get_data(),
                                             signature=request.headers.get("Stripe-Signature"))
     return {"received": True, "result": result}
 
@@ -58,7 +58,7 @@ def stripe_webhook():
 @blp.response(200, PaymentOut)
 def get_payment(payment_id):
     """One payment attempt (the buyer who started it, admins)."""
-    return payment_queries.get_payment(payment_id=payment_id, viewer=current_user)
+    return payments.get_payment(payment_id=payment_id, viewer=current_user)
 
 
 @blp.post("/<int:payment_id>/refresh")
@@ -66,4 +66,4 @@ def get_payment(payment_id):
 @blp.response(200, PaymentOut)
 def refresh_payment(payment_id):
     """Ask the provider for the payment's status now."""
-    return payment_queries.refresh_payment(payment_id=payment_id, viewer=current_user)
+    return payments.refresh_payment(payment_id=payment_id, viewer=current_user)

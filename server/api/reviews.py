@@ -4,8 +4,8 @@ from flask_smorest import Blueprint
 
 from server.schemas.common import PageArgs
 from server.schemas.review import ReviewIn, ReviewOut, ReviewPage, ReviewUpdate
-from server.security import auth_required, optional_user
-from server.services import reviews
+from server.platform.security import auth_required, optional_user
+from server.services import catalog
 
 blp = Blueprint("reviews", __name__, url_prefix="/api", description="Reviews")
 
@@ -16,7 +16,7 @@ blp = Blueprint("reviews", __name__, url_prefix="/api", description="Reviews")
 @blp.response(200, ReviewPage)
 def list_reviews(args, event_id):
     """The event's reviews, newest first, with its rating summary."""
-    return reviews.list_reviews(event_id=event_id, viewer=optional_user(), **args)
+    return catalog.list_reviews(event_id=event_id, viewer=optional_user(), **args)
 
 
 @blp.post("/events/<int:event_id>/reviews")
@@ -25,7 +25,7 @@ def list_reviews(args, event_id):
 @blp.response(201, ReviewOut)
 def create_review(data, event_id):
     """Review an event you went to."""
-    return reviews.create_review(event_id=event_id, user=current_user, data=data)
+    return catalog.create_review(event_id=event_id, user=current_user, data=data)
 
 
 @blp.patch("/reviews/<int:review_id>")
@@ -34,7 +34,7 @@ def create_review(data, event_id):
 @blp.response(200, ReviewOut)
 def update_review(data, review_id):
     """Change your review."""
-    return reviews.update_review(review_id=review_id, actor=current_user, data=data)
+    return catalog.update_review(review_id=review_id, actor=current_user, data=data)
 
 
 @blp.delete("/reviews/<int:review_id>")
@@ -42,4 +42,4 @@ def update_review(data, review_id):
 @blp.response(204)
 def delete_review(review_id):
     """Delete a review (its author or an admin)."""
-    reviews.delete_review(review_id=review_id, actor=current_user)
+    catalog.delete_review(review_id=review_id, actor=current_user)

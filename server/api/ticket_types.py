@@ -3,8 +3,8 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from server.schemas.event import TicketTypeOut, TicketTypeUpdate
-from server.security import auth_required
-from server.services import ticket_types
+from server.platform.security import auth_required
+from server.services import catalog
 
 blp = Blueprint("ticket_types", __name__, url_prefix="/api/ticket-types",
                 description="Ticket types")
@@ -16,7 +16,7 @@ blp = Blueprint("ticket_types", __name__, url_prefix="/api/ticket-types",
 @blp.response(200, TicketTypeOut)
 def update_ticket_type(data, ticket_type_id):
     """Change a ticket type (its quantity never below what is sold or held)."""
-    return ticket_types.update_ticket_type(ticket_type_id=ticket_type_id, actor=current_user,
+    return catalog.update_ticket_type(ticket_type_id=ticket_type_id, actor=current_user,
                                            data=data)
 
 
@@ -25,4 +25,4 @@ def update_ticket_type(data, ticket_type_id):
 @blp.response(204)
 def delete_ticket_type(ticket_type_id):
     """Delete a ticket type that has no sales."""
-    ticket_types.delete_ticket_type(ticket_type_id=ticket_type_id, actor=current_user)
+    catalog.delete_ticket_type(ticket_type_id=ticket_type_id, actor=current_user)

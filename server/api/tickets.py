@@ -5,9 +5,9 @@ from flask_smorest import Blueprint
 
 from server.schemas.common import page_of
 from server.schemas.order import QrArgs, TicketListArgs, TicketOut, TicketUpdate, TransferIn
-from server import ratelimits
-from server.security import auth_required
-from server.services import tickets
+from server.platform import ratelimits
+from server.platform.security import auth_required
+from server.services import orders
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets")
 
@@ -18,7 +18,7 @@ blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tic
 @blp.response(200, page_of(TicketOut))
 def list_my_tickets(args):
     """My tickets, soonest event first."""
-    return tickets.list_my_tickets(user=current_user, **args)
+    return orders.list_my_tickets(user=current_user, **args)
 
 
 @blp.get("/<int:ticket_id>")
@@ -26,7 +26,7 @@ def list_my_tickets(args):
 @blp.response(200, TicketOut)
 def get_ticket(ticket_id):
     """One ticket (its holder, the event's organizer or staff, admins)."""
-    return tickets.get_ticket(ticket_id=ticket_id, viewer=current_user)
+    return orders.get_ticket(ticket_id=ticket_id, viewer=current_user)
 
 
 @blp.patch("/<int:ticket_id>")
@@ -35,7 +35,7 @@ def get_ticket(ticket_id):
 @blp.response(200, TicketOut)
 def rename_holder(data, ticket_id):
     """Change the name on my ticket."""
-    return tickets.rename_holder(ticket_id=ticket_id, actor=current_user, **data)
+    return orders.rename_holder(ticket_id=ticket_id, actor=current_user, **data)
 
 
 @blp.post("/<int:ticket_id>/transfer")
@@ -45,7 +45,7 @@ def rename_holder(data, ticket_id):
 @blp.response(200, TicketOut)
 def transfer_ticket(data, ticket_id):
     """Give my ticket to another registered user; its old code stops working."""
-    return tickets.transfer_ticket(ticket_id=ticket_id, actor=current_user, **data)
+    return orders.transfer_ticket(ticket_id=ticket_id, actor=current_user, **data)
 
 
 @blp.delete("/<int:ticket_id>")
@@ -53,7 +53,7 @@ def transfer_ticket(data, ticket_id):
 @blp.response(200, TicketOut)
 def void_ticket(ticket_id):
     """Void a ticket (the event's organizer, admins)."""
-    return tickets.void_ticket(ticket_id=ticket_id, actor=current_user)
+    return orders.void_ticket(ticket_id=ticket_id, actor=current_user)
 
 
 @blp.get("/<int:ticket_id>/qr")
@@ -63,5 +63,5 @@ def void_ticket(ticket_id):
               description="The QR of the ticket's signed code: PNG, or SVG with `format=svg`.")
 def ticket_qr(args, ticket_id):
     """The QR code to show at the gate (the ticket's holder only)."""
-    image, mimetype = tickets.ticket_qr(ticket_id=ticket_id, viewer=current_user, **args)
+    image, mimetype = orders.ticket_qr(ticket_id=ticket_id, viewer=current_user, **args)
     return Response(image, mimetype=mimetype, headers={"Cache-Control": "private, no-store"})

@@ -3,7 +3,7 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from server.schemas.user import MeUpdate, UserOut
-from server.security import auth_required
+from server.platform.security import auth_required
 from server.services import accounts
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="My account")

@@ -1,23 +1,10 @@
-"""Declarative base with a constraint naming convention and shared column helpers."""
+"""The declarative base (`server.extensions.Base`) and the column helpers every model shares."""
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Enum, MetaData, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy import Enum, func
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    """Base class of every model."""
-
-    registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION),
-                        type_annotation_map={datetime: DateTime(timezone=True)})
+from server.extensions import Base  # noqa: F401  (the models import it from here)
 
 
 def utcnow() -> datetime:

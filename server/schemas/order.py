@@ -3,7 +3,7 @@ from flask import has_request_context
 from flask_jwt_extended import get_current_user
 from marshmallow import Schema, fields, validate
 
-from server.gate.codes import code_for
+from server.codes.signing import code_for
 
 from server.models import OrderStatus, TicketStatus
 from server.schemas.common import Money, PageArgs, PersonOut, UTCDateTime, WholeNumber, text

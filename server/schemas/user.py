@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from server.models import RoleName
 from server.schemas.common import UTCDateTime, text
-from server.services.passwords import MAX_PASSWORD_BYTES
+from server.platform.passwords import MAX_PASSWORD_BYTES
 
 
 def _within_bcrypt_bytes(value: str) -> None:

@@ -1,23 +1,22 @@
 """Jobs on Celery with Redis: one task runs any registered job by name; beat runs the periodic ones.
 
-`celery -A server.tasks.celery_app worker -B` (what `make worker` runs) builds the Flask app from
-the environment on first use of the module's `celery` attribute, so importing this module has no
-side effect. The web processes send tasks with the Celery app kept in their own Flask app.
+The web processes send tasks with the Celery app kept in their own Flask app (JOBS_MODE=celery);
+the worker process gets its Celery app from `server.run.worker`.
 """
+import logging
 import os
 import threading
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
 from flask import Flask
 
-from server.extensions import db
-from server.tasks import jobs, periodic
+from server.tasks import jobs
+
+log = logging.getLogger(__name__)
 
 TASK_NAME = "ticksy.run_job"
 _EXTENSION = "celery"
 _lock = threading.Lock()
-_worker_celery: Celery | None = None
 
 
 def make_celery(app: Flask) -> Celery:
@@ -62,7 +61,7 @@ def beat_schedule(app: Flask) -> dict:
     return {name: {"task": TASK_NAME, "schedule": app.config[setting], "args": (name, []),
                    # A run nobody picked up before the next one is due is dropped, not piled up.
                    "options": {"expires": app.config[setting]}}
-            for name, setting in periodic.SCHEDULE}
+            for name, setting in app.config["PERIODIC_SCHEDULE"]}
 
 
 def celery_for(app: Flask) -> Celery:
@@ -79,23 +78,15 @@ def send_job(app: Flask, name: str, args: tuple) -> None:
     celery_for(app).tasks[TASK_NAME].apply_async(args=(name, list(args)))
 
 
-def __getattr__(name: str):
-    """`celery`: the worker's Celery app, built with the Flask app from the environment."""
-    global _worker_celery
-    if name != "celery":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if _worker_celery is None:
-        from server import create_app
-
-        flask_app = create_app()
-        _worker_celery = celery_for(flask_app)
-        worker_process_init.connect(lambda **_: _forget_connections(flask_app), weak=False)
-        if flask_app.config.get("LOG_FORMAT"):  # create_app set up LOG_FORMAT logs: keep them
-            setup_logging.connect(lambda **_: None, weak=False)
-    return _worker_celery
+def send_jobs(app: Flask, queued: list[tuple[str, tuple]]) -> None:
+    """Queue committed jobs on Celery; one that cannot be queued runs in-process instead."""
+    for name, args in queued:
+        try:
+            send_job(app, name, args)
+        except Exception:  # the commit has happened: the job must not be lost, nor fail the request
+            log.exception("job %s%r could not be queued on Celery; running it in-process",
+                          name, args)
+            jobs.submit(app, name, args)
 
 
-def _forget_connections(app: Flask) -> None:
-    """A forked worker process opens its own database connections, never its parent's."""
-    with app.app_context():
-        db.engine.dispose(close=False)
+jobs.QUEUES["celery"] = send_jobs

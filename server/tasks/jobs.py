@@ -127,28 +127,23 @@ def _run_in_thread(app: Flask, name: str, args: tuple, retries_done: int) -> Non
         timer.start()
 
 
-def _send_to_celery(app: Flask, jobs: list[tuple[str, tuple]]) -> None:
-    from server.tasks.celery_app import send_job
-
+def _run_inline(app: Flask, jobs: list[tuple[str, tuple]]) -> None:
     for name, args in jobs:
-        try:
-            send_job(app, name, args)
-        except Exception:  # the commit has happened: the job must not be lost, nor fail the request
-            log.exception("job %s%r could not be queued on Celery; running it in-process",
-                          name, args)
-            submit(app, name, args)
+        run(app, name, *args)
+
+
+def _submit_all(app: Flask, jobs: list[tuple[str, tuple]]) -> None:
+    for name, args in jobs:
+        submit(app, name, args)
+
+
+# JOBS_MODE -> how committed jobs are started; `server.tasks.celery_app` adds "celery".
+QUEUES: dict[str, Callable[[Flask, list[tuple[str, tuple]]], None]] = {
+    "eager": _run_inline, "thread": _submit_all}
 
 
 def _dispatch(app: Flask, jobs: list[tuple[str, tuple]]) -> None:
-    mode = app.config["JOBS_MODE"]
-    if mode == "eager":
-        for name, args in jobs:
-            run(app, name, *args)
-    elif mode == "celery":
-        _send_to_celery(app, jobs)
-    else:
-        for name, args in jobs:
-            submit(app, name, args)
+    QUEUES[app.config["JOBS_MODE"]](app, jobs)
 
 
 @event.listens_for(Session, "after_commit")

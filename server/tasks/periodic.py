@@ -1,4 +1,4 @@
-"""Periodic jobs (order expiry, payment reconciliation): registered jobs run on an interval.
+"""Periodic jobs: registered jobs run on an interval, as PERIODIC_SCHEDULE (config.py) lists them.
 
 With JOBS_MODE=celery, Celery beat runs them (see `celery_app.beat_schedule`). Otherwise the
 first request a serving process handles starts one daemon thread that runs each job on its
@@ -17,33 +17,10 @@ from server.tasks import jobs
 log = logging.getLogger(__name__)
 
 
-@jobs.job("orders.expire_due")
-def _expire_orders() -> None:
-    """Expire the pending orders whose hold has run out."""
-    from server.services.order_lifecycle import expire_due_orders
-
-    if count := expire_due_orders():
-        log.info("expired %d orders", count)
-
-
-@jobs.job("payments.reconcile")
-def _reconcile_payments() -> None:
-    """Ask the providers about payments left pending; resend refunds."""
-    from server.services import mpesa_payments, refunds, stripe_payments
-
-    if count := (mpesa_payments.reconcile_due() + stripe_payments.reconcile_lapsed()
-                 + refunds.retry_pending()):
-        log.info("reconciled %d payments and refunds", count)
-
-
-# (job name, setting holding its interval in seconds), for the in-process loop and for beat.
-SCHEDULE = [("orders.expire_due", "ORDER_SWEEP_SECONDS"),
-            ("payments.reconcile", "RECONCILE_SECONDS")]
-
-
 def default_jobs(app: Flask) -> list[tuple[float, Callable[[], None]]]:
     """(interval in seconds, job) pairs to run in-process."""
-    return [(app.config[setting], jobs.JOBS[name]) for name, setting in SCHEDULE]
+    return [(app.config[setting], jobs.JOBS[name])
+            for name, setting in app.config["PERIODIC_SCHEDULE"]]
 
 
 def run_forever(app: Flask, schedule, stop: threading.Event) -> None:

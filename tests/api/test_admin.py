@@ -6,7 +6,7 @@ import pytest
 
 from server.extensions import db
 from server.models import TicketStatus, User, utcnow
-from server.services import complimentary, order_lifecycle
+from server.services.orders import complimentary, lifecycle as order_lifecycle, refunding
 
 ROUTES = [
     ("GET", "/api/admin/users", None),
@@ -291,7 +291,7 @@ def platform_sales(make_event, make_order, make_user, organizer):
     make_order(event)
     order_lifecycle.cancel_order(order_id=make_order(event).id, actor=organizer)
     refunded = make_order(event, paid=True)
-    order_lifecycle.refund_order(order_id=refunded.id, actor=organizer)
+    refunding.refund_order(order_id=refunded.id, actor=organizer)
     expired = make_order(event)
     expired.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()

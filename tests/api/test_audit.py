@@ -5,7 +5,9 @@ from sqlalchemy.exc import DBAPIError
 
 from server.extensions import db
 from server.models import AuditEntry, OrderStatus
-from server.services import admin_users, order_lifecycle, reviews
+from server.services.accounts import admin as admin_users
+from server.services.orders import lifecycle as order_lifecycle, refunding
+from server.services.catalog import reviews
 from tests.world import flagged_payment, manual_refund, went_to
 
 
@@ -96,7 +98,7 @@ def test_order_refund(organizer_client, organizer, paid_order):
 
 def test_refund_made_at_the_provider_has_no_actor(paid_order):
     order = order_lifecycle.lock_order(paid_order.id)
-    assert order_lifecycle.refund_paid_order(order)
+    assert refunding.refund_paid_order(order)
     db.session.commit()
     entry = only("order.refunded")
     assert entry.actor_id is None and entry.details["reason"] == "Refunded at the payment provider."
@@ -223,7 +225,7 @@ def test_refused_decisions_record_nothing(admin_client, admin, organizer_client,
 
 def test_a_change_that_rolls_back_leaves_no_entry(organizer_client, paid_order, monkeypatch):
     """The entry is written before the refund's last step; that step fails, so nothing stays."""
-    from server.services import refunds
+    from server.services.orders import refunding as refunds
 
     def broken(*args, **kwargs):
         raise RuntimeError("provider adapter exploded")

@@ -6,7 +6,7 @@ from sqlalchemy import update
 
 from server.extensions import db
 from server.models import TicketType
-from server.services import order_lifecycle
+from server.services.orders import lifecycle as order_lifecycle
 
 
 def iso(delta: timedelta) -> str:

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from server.extensions import db
 from server.models import Ticket, TicketOrder, TicketType
-from server.services import order_lifecycle
+from server.services.orders import lifecycle as order_lifecycle
 
 
 def counts(tier):

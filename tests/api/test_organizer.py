@@ -8,7 +8,7 @@ import pytest
 
 from server.extensions import db
 from server.models import TicketStatus, utcnow
-from server.services import complimentary, order_lifecycle
+from server.services.orders import complimentary, lifecycle as order_lifecycle, refunding
 
 TIERS = [{"name": "VIP", "price": Decimal("5000.00"), "quantity": 10},
          {"name": "Regular", "price": Decimal("1000.00"), "quantity": 100}]
@@ -32,7 +32,7 @@ def sales(make_event, make_order, make_user, organizer, attendee):
     cancelled = make_order(event, {regular: 2}, buyer=buyers[2])
     order_lifecycle.cancel_order(order_id=cancelled.id, actor=buyers[2])
     refunded = make_order(event, {regular: 1}, buyer=buyers[3], paid=True)
-    order_lifecycle.refund_order(order_id=refunded.id, actor=organizer)
+    refunding.refund_order(order_id=refunded.id, actor=organizer)
     comp = complimentary.issue_complimentary(event_id=event.id, actor=organizer,
                                              ticket_type_id=regular.id, email=buyers[3].email,
                                              quantity=1)

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import insert
 
 from server.extensions import db
-from server.gate.codes import code_for
+from server.codes.signing import code_for
 from server.models import event_staff
-from server.services import reviews
+from server.services.catalog import reviews
 from tests.world import flagged_payment, manual_refund, pending_payment, went_to
 
 ROLES = ("anonymous", "attendee", "owner", "other_organizer", "admin")

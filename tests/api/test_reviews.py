@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 
 from server.extensions import db
 from server.models import EventStatus, Review, TicketStatus, utcnow
-from server.services import order_lifecycle, reviews, tickets
+from server.services.orders import refunding, tickets
+from server.services.catalog import reviews
 
 STARTED = timedelta(hours=-2)
 
@@ -151,7 +152,7 @@ def test_void_ticket_may_not_review(attendee_client, make_event, make_order, org
 def test_refunded_order_may_not_review(attendee_client, make_event, make_order, organizer):
     event = make_event()
     order = make_order(event, paid=True)
-    order_lifecycle.refund_order(order_id=order.id, actor=organizer)
+    refunding.refund_order(order_id=order.id, actor=organizer)
     start(event)
     assert_not_allowed(attendee_client.post(url(event), json={"rating": 5}))
 

@@ -20,7 +20,7 @@ import config
 from server import create_app
 from server.extensions import db
 from server.models import Payment, Ticket, TicketOrder, TicketOrderItem, TicketType, utcnow
-from server.services import mpesa_payments
+from server.services.payments import mpesa as mpesa_payments
 from tests.faults.killswitch import KillSwitch
 from tests.invariants import assert_money_invariants
 from tests.test_concurrency import _stage, _truncate

@@ -26,11 +26,11 @@ from sqlalchemy import update
 
 from server.extensions import db
 from server.models import Payment, utcnow
-from server.payments import providers
+from server.services.payments import providers
 from server.payments.loopback import serve_in_thread
 from server.payments.mpesa.daraja import DarajaClient
-from server.payments.tokens import DatabaseTokenCache
-from server.services import mpesa_payments
+from server.services.payments.token_cache import DatabaseTokenCache
+from server.services.payments import mpesa as mpesa_payments
 from tests.invariants import assert_money_invariants
 
 PUSH, QUERY, OAUTH = ("/mpesa/stkpush/v1/processrequest", "/mpesa/stkpushquery/v1/query",

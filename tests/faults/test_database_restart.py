@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 import config
 from server import create_app
-from server.embedded_db import _pg, embedded_database_url
+from server.platform.embedded_db import _pg, embedded_database_url
 from server.extensions import db
 from server.models import TicketOrder, TicketType
 from tests.invariants import assert_money_invariants

@@ -3,8 +3,8 @@ from collections import Counter
 
 import pytest
 
-from server.gate.codes import code_for
-from server.services import reviews
+from server.codes.signing import code_for
+from server.services.catalog import reviews
 from tests.world import flagged_payment, manual_refund, pending_payment, went_to
 
 # Requests sent by the fuzz test, per role; printed in the terminal summary.

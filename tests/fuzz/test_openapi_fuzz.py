@@ -81,7 +81,7 @@ class _LastServerError(logging.Handler):
 @pytest.fixture
 def server_errors():
     handler = _LastServerError(level=logging.ERROR)
-    logger = logging.getLogger("server.errors")
+    logger = logging.getLogger("server.platform.errors")
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)

@@ -8,9 +8,9 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import event, func, select, text
 
 from server.extensions import db
-from server.gate.codes import code_for, ticket_codes
+from server.codes.signing import code_for, ticket_codes
 from server.models import CheckinScan, Ticket, utcnow
-from server.services import invalid_scans
+from server.services.gate import invalid_scans
 
 CHECKIN = "/api/checkin"
 
@@ -360,7 +360,7 @@ def test_a_ticket_that_keeps_changing_under_the_scan_is_409_busy(organizer_clien
     scanner is told to scan again, and nothing is admitted."""
     from types import SimpleNamespace
 
-    from server.services import checkin
+    from server.services.gate import checkin
 
     raced = SimpleNamespace(authenticated=True, allowed=True, id=None, refusal=None)
     with mock.patch.object(checkin, "execute_alone", return_value=raced) as statement:

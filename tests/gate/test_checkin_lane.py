@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from server.extensions import db, limiter
-from server.gate import lane
-from server.gate.codes import code_for
+from server.api import gate_lane as lane
+from server.codes.signing import code_for
 from server.models import CheckinScan, Ticket
 
 CHECKIN = "/api/checkin"
@@ -167,7 +167,7 @@ def test_the_rate_limit_is_answered_as_flask_answers_it(app, organizer_client, v
 ])
 def test_a_failure_is_answered_as_flask_answers_it(organizer_client, tickets, via_flask, caplog,
                                                    error, status, code):
-    with mock.patch("server.services.checkin.check_in", side_effect=error):
+    with mock.patch("server.services.gate.check_in", side_effect=error):
         through_lane, through_flask = both_ways(
             via_flask, lambda: organizer_client.post(CHECKIN, json={"code": code_for(tickets[0])}))
     assert through_lane == through_flask

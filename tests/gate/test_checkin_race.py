@@ -12,9 +12,12 @@ from sqlalchemy import func, select, text
 import config
 from server import create_app
 from server.extensions import db
-from server.gate.codes import code_for
+from server.codes.signing import code_for
 from server.models import CheckinScan, Ticket, utcnow
-from server.services import accounts, checkin, events, order_lifecycle, ordering
+from server.services.accounts import users as accounts
+from server.services.gate import checkin
+from server.services.catalog import events
+from server.services.orders import lifecycle as order_lifecycle, ordering
 from tests.test_concurrency import _truncate
 
 pytestmark = pytest.mark.own_app

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import Flask
 
 import config as settings
-from server.gate.codes import CodeClaims, InvalidCode, TicketCodes, code_for, ticket_codes
-from server.gate.keys import (DEV_KEY_FILENAME, development_key, load_keyring, private_pem,
+from server.codes.signing import CodeClaims, InvalidCode, TicketCodes, code_for, ticket_codes
+from server.codes.keys import (DEV_KEY_FILENAME, development_key, load_keyring, private_pem,
                               public_jwk)
 from tests.test_config import PRODUCTION_ENV
 

@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 import pytest
 import segno
 
-from server.gate.qr import FORMATS, qr_image
+from server.codes.qr import FORMATS, qr_image
 
 pytestmark = pytest.mark.own_app
 

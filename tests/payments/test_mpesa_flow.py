@@ -9,7 +9,8 @@ from sqlalchemy import select, text, update
 
 from server.extensions import db
 from server.models import Payment, PaymentEvent, TicketOrder, utcnow
-from server.services import mpesa_payments, order_lifecycle
+from server.services.payments import mpesa as mpesa_payments
+from server.services.orders import lifecycle as order_lifecycle
 from tests.invariants import assert_money_invariants
 
 PUSH = "/api/payments/mpesa/stk-push"

@@ -19,7 +19,9 @@ from server.extensions import db
 from server.models import Payment, PaymentEvent, Ticket, utcnow
 from server.payments.loopback import serve_in_thread
 from server.payments.mpesa.simulator import Simulator
-from server.services import accounts, events, mpesa_payments
+from server.services.accounts import users as accounts
+from server.services.catalog import events
+from server.services.payments import mpesa as mpesa_payments
 from tests.invariants import assert_money_invariants
 from tests.test_concurrency import _truncate
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select, update
 from server.extensions import db
 from server.models import (Payment, PaymentEvent, StripeWebhookEvent, TicketOrder, TicketType,
                            utcnow)
-from server.services import order_lifecycle, refunds, stripe_payments
+from server.services.orders import lifecycle as order_lifecycle
+from server.services.payments import refunds, stripe as stripe_payments
 from tests.invariants import assert_money_invariants
 
 CHECKOUT = "/api/payments/stripe/checkout"

@@ -6,7 +6,7 @@ from sqlalchemy import update
 
 from server.extensions import db
 from server.models import ProviderToken, utcnow
-from server.payments.tokens import DatabaseTokenCache
+from server.services.payments.token_cache import DatabaseTokenCache
 
 _keys = itertools.count(1)
 

@@ -13,7 +13,7 @@ from typing import Callable, Protocol
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from server.phone import normalize_phone
+from server.platform.phone import normalize_phone
 
 SANDBOX_BASE_URL = "https://sandbox.safaricom.co.ke"
 PRODUCTION_BASE_URL = "https://api.safaricom.co.ke"

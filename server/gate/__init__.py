@@ -1,1 +1,0 @@
-"""Tickets at the gate: the signing keys, the signed ticket codes and their QR images."""

@@ -1,0 +1,8 @@
+"""The gate: check-in (exactly once), offline sync, invalid scans, staff and progress.
+
+Public face: check_in, sync_offline_scans (checkin); gate_events, list_staff, set_staff,
+checkin_list, checkin_stats (staff).
+"""
+from server.services.gate.checkin import check_in, sync_offline_scans
+from server.services.gate.staff import (checkin_list, checkin_stats, gate_events, list_staff,
+                                        set_staff)

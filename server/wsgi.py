@@ -1,6 +1,0 @@
-"""WSGI entry point: `gunicorn server.wsgi:app` (production settings unless TICKSY_ENV says otherwise)."""
-import os
-
-from server import create_app
-
-app = create_app(os.environ.get("TICKSY_ENV", "production"))
