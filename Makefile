@@ -29,13 +29,13 @@ INSTALLED := .venv/.ticksy-installed
 INSTALLED_DEV := .venv/.ticksy-installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test e2e seed create-admin clean bench worker bench-checkin \
+.PHONY: help install install-dev run test lint-imports e2e seed create-admin clean bench worker bench-checkin \
 	bench-abuse bench-limiter \
 	client client-if-node client-dev serve audit
 
 help:
-	@echo "make run            install, migrate, seed demo data, serve on http://127.0.0.1:5000"
-	@echo "make test           install dev dependencies and run the test suite (PYTEST_ARGS=...)"
+	@echo "make run            install, migrate, seed demo data, serve on http://127.0.0.1:5000 (HOST=, PORT=)"
+	@echo "make test           install dev dependencies, check the layering (lint-imports), run the tests"
 	@echo "make client         build the web client into client/dist (needs Node.js 20+)"
 	@echo "make client-dev     Vite dev server on http://127.0.0.1:5173, /api proxied to make run's server"
 	@echo "make e2e            build the client and run only the browser tests (headless Chromium)"
@@ -92,19 +92,27 @@ client-dev: client/node_modules/.package-lock.json
 	cd client && npm run dev
 
 # With no DATABASE_URL the app starts an embedded PostgreSQL in instance/pgdata.
+# `make run HOST=0.0.0.0 PORT=8000` serves elsewhere than 127.0.0.1:5000.
+HOST ?= 127.0.0.1
+PORT ?= 5000
 run: install client-if-node
 	$(FLASK) db upgrade
 	$(FLASK) seed
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # With no TEST_DATABASE_URL the test suite starts its own embedded PostgreSQL.
 # The browser tests in tests/e2e run too when the client is built and Chromium is installed;
 # the client's own Vitest tests run after pytest when Node.js is there.
+# lint-imports checks the layering contract in .importlinter before any test runs.
 test: install-dev client-if-node
+	$(PIPENV) run lint-imports --no-cache
 	$(PIPENV) run pytest $(PYTEST_ARGS)
 ifneq ($(HAVE_NPM),)
 	cd client && npm test
 endif
+
+lint-imports: install-dev
+	$(PIPENV) run lint-imports --no-cache
 
 e2e: install-dev client
 	$(PIPENV) run pytest tests/e2e $(PYTEST_ARGS)

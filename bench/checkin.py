@@ -61,10 +61,10 @@ ORDER_SIZE = 1000                   # tickets per bench order (the API caps orde
 EXPECTED = {"fresh": (200, "admitted"), "repeat": (409, "already_checked_in"),
             "forged": (404, "invalid_ticket"), "outsider": (403, "forbidden")}
 # The check-in path's files: their digest names the code that was measured (no VCS needed).
-CHECKIN_FILES = ("server/api/gate.py", "server/services/checkin.py", "server/gate/codes.py",
-                 "server/gate/keys.py", "server/security.py", "server/schemas/gate.py",
-                 "server/schemas/order.py", "server/tasks/jobs.py", "server/prepared.py",
-                 "server/flask_app.py", "server/ratelimits.py", "config.py")
+CHECKIN_FILES = ("server/api/gate.py", "server/services/gate/checkin.py", "server/codes/signing.py",
+                 "server/codes/keys.py", "server/platform/security.py", "server/schemas/gate.py",
+                 "server/schemas/order.py", "server/tasks/jobs.py", "server/platform/prepared.py",
+                 "server/platform/flask_app.py", "server/platform/ratelimits.py", "config.py")
 
 
 def log(message: str) -> None:

@@ -12,7 +12,7 @@ a request costs its workers about half the CPU a gunicorn sync worker spends on 
 
 The app is built once here before any worker starts, so a missing or unsafe setting stops the
 server with its message instead of failing in every worker. The app logs one line per request
-itself (server/logs.py), so granian's access log stays off; its own messages use LOG_FORMAT.
+itself (server/platform/logs.py), so granian's access log stays off; its own messages use LOG_FORMAT.
 """
 import os
 import sys

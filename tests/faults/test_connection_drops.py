@@ -106,14 +106,14 @@ def _counts(app, tier_id) -> dict:
 ])
 def test_connection_dropped_while_placing_an_order(fault_app, shop, point):
     """Protection: placing an order is one transaction (holds, order and items commit together
-    or not at all), a dropped connection is answered 503 by server/errors.py
+    or not at all), a dropped connection is answered 503 by server/platform/errors.py
     (handle_database_error), and SQLAlchemy's disconnect handling replaces the dead connection.
 
     Verified failing without it: (1) with `db.session.commit()` added after `_hold_all(...)` in
     ordering._reserve (holds committed on their own), the INSERT INTO ticket_orders and
     ticket_order_items cases leave `held 2` with no order and the invariants fail; (2) with the
     OperationalError handler unregistered in errors.register_error_handlers every case answers
-    500 `internal_error` instead of 503; (3) before the fix in server/logs.py (`_user_id` read
+    500 `internal_error` instead of 503; (3) before the fix in server/platform/logs.py (`_user_id` read
     `loaded.id` of the expired user after the failed flush), the INSERT cases answered 500.
     """
     headers, _, tier_id = shop

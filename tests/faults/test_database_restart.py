@@ -139,7 +139,7 @@ class Load:
 
 
 def test_orders_survive_a_database_restart(load_app, embedded_postgres):
-    """Protection: dropped and refused connections are answered 503 (server/errors.py
+    """Protection: dropped and refused connections are answered 503 (server/platform/errors.py
     handle_database_error), the pool replaces dead connections by itself (no restart of the app),
     the connect timeout bounds every answer, and the Idempotency-Key makes retries of failed
     requests safe (ordering.place_order: one order per key, even when a commit went through
