@@ -118,7 +118,7 @@ def list_refunds(args):
 def complete_refund(data, refund_id):
     """Record that a manual refund was executed, with its reference."""
     return payments.complete_manual(refund_id=refund_id, reference=data["reference"],
-                                   actor=current_user)
+                                    actor=current_user)
 
 
 @blp.get("/audit-log")

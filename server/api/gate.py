@@ -26,7 +26,7 @@ def check_in(data):
     """Admit the ticket a scanned code names, exactly once (event owner, staff, admins)."""
     claims = token_claims()
     return gate.check_in(code=data["code"], scanner_id=int(claims["sub"]),
-                            token_id=claims["jti"], device_id=data.get("device_id"))
+                         token_id=claims["jti"], device_id=data.get("device_id"))
 
 
 @blp.post("/checkin/sync")
@@ -38,7 +38,7 @@ def sync_offline_scans(scans):
     if len(scans) > MAX_SYNC:
         raise ValidationError(fields={"_schema": [f"At most {MAX_SYNC} scans per request."]})
     return gate.sync_offline_scans(scanner=current_user, token_id=get_jwt()["jti"],
-                                      scans=scans)
+                                   scans=scans)
 
 
 @blp.get("/checkin/events")

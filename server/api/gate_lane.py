@@ -90,7 +90,7 @@ class CheckinLane:
             try:
                 take_scan(scan_key(scanner, device_id))
                 result = gate.check_in(code=data["code"], scanner_id=int(scanner),
-                                          token_id=claims["jti"], device_id=device_id)
+                                       token_id=claims["jti"], device_id=device_id)
                 response = self.app.json.response(self.out_schema.dump(result))
             except Exception as err:  # noqa: BLE001  (answered as Flask's handlers answer it)
                 response, status = error_response_for(err)

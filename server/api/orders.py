@@ -20,7 +20,7 @@ blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Order
 def place_order(data, headers):
     """Reserve tickets; a free order comes back paid with its tickets."""
     return orders.place_order(buyer=current_user, data=data,
-                                idempotency_key=headers.get("idempotency_key"))
+                              idempotency_key=headers.get("idempotency_key"))
 
 
 @blp.get("")

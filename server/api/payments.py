@@ -20,8 +20,8 @@ blp = Blueprint("payments", __name__, url_prefix="/api/payments", description="P
 def stk_push(data, headers):
     """Prompt the payer's phone to pay a pending order; the result arrives later."""
     return payments.start_stk_push(user=current_user, order_id=data["order_id"],
-                                         phone=data["phone"],
-                                         idempotency_key=headers.get("idempotency_key"))
+                                   phone=data["phone"],
+                                   idempotency_key=headers.get("idempotency_key"))
 
 
 @blp.post("/mpesa/callback/<string:token>")
@@ -29,7 +29,7 @@ def stk_push(data, headers):
 def mpesa_callback(token):
     """Daraja's STK callback (the URL's token identifies the payment); verified before use."""
     payments.handle_callback(token=token, raw=request.get_data(),
-                                   remote_addr=request.remote_addr)
+                             remote_addr=request.remote_addr)
     return {"ResultCode": 0, "ResultDesc": "Accepted"}
 
 
@@ -41,7 +41,7 @@ def mpesa_callback(token):
 def stripe_checkout(data, headers):
     """A Stripe Checkout Session for a pending order; the buyer pays at `checkout_url`."""
     return payments.start_checkout(user=current_user, order_id=data["order_id"],
-                                          idempotency_key=headers.get("idempotency_key"))
+                                   idempotency_key=headers.get("idempotency_key"))
 
 
 @blp.post("/stripe/webhook")
@@ -49,7 +49,7 @@ def stripe_checkout(data, headers):
 def stripe_webhook():
     """Stripe's events, signature-verified and de-duplicated."""
     result = payments.handle_webhook(payload=request.get_data(),
-                                            signature=request.headers.get("Stripe-Signature"))
+                                     signature=request.headers.get("Stripe-Signature"))
     return {"received": True, "result": result}
 
 

@@ -17,7 +17,7 @@ blp = Blueprint("ticket_types", __name__, url_prefix="/api/ticket-types",
 def update_ticket_type(data, ticket_type_id):
     """Change a ticket type (its quantity never below what is sold or held)."""
     return catalog.update_ticket_type(ticket_type_id=ticket_type_id, actor=current_user,
-                                           data=data)
+                                      data=data)
 
 
 @blp.delete("/<int:ticket_type_id>")
