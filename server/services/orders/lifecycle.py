@@ -26,8 +26,13 @@ def lock_order(order_id: int) -> TicketOrder | None:
                              .with_for_update().execution_options(populate_existing=True))
 
 
-def order_for(order_id: int, actor: User, *, buyer_allowed: bool) -> TicketOrder:
-    """The locked order if `actor` may act on it: 404 if they cannot see it, 403 if they may not."""
+def order_for(order_id: int, actor: User, *, buyer_allowed: bool, status: OrderStatus,
+              refusal: str, code: str) -> TicketOrder:
+    """The locked order if `actor` may act on it and it is in `status`.
+
+    404 if they cannot see it, 403 if they may not act on it, 409 `code` (`refusal`) if it is not
+    in `status`.
+    """
     order = lock_order(order_id)
     is_buyer = order is not None and order.buyer_id == actor.id
     manages = order is not None and order.event.is_managed_by(actor)
@@ -35,6 +40,8 @@ def order_for(order_id: int, actor: User, *, buyer_allowed: bool) -> TicketOrder
         raise NotFound("No such order.")
     if not (manages or (buyer_allowed and is_buyer)):
         raise Forbidden("Only the event's organizer or an admin can do this.")
+    if order.status != status:
+        raise Conflict(refusal, code=code, details={"status": order.status.value})
     return order
 
 
@@ -88,10 +95,8 @@ def mark_order_paid(*, order_id: int) -> TicketOrder:
 
 def cancel_order(*, order_id: int, actor: User) -> TicketOrder:
     """Cancel a pending order (its buyer, the event's organizer or an admin)."""
-    order = order_for(order_id, actor, buyer_allowed=True)
-    if order.status != OrderStatus.PENDING:
-        raise Conflict("Only a pending order can be cancelled.", code="order_not_cancellable",
-                       details={"status": order.status.value})
+    order = order_for(order_id, actor, buyer_allowed=True, status=OrderStatus.PENDING,
+                      refusal="Only a pending order can be cancelled.", code="order_not_cancellable")
     close(order, OrderStatus.CANCELLED)
     if order.buyer_id != actor.id:  # the buyer's own cancellation is not a decision about others
         audit.record(AuditAction.ORDER_CANCELLED, actor=actor, target_type="order",

@@ -5,7 +5,6 @@ transaction; the payments domain sends it to the provider after commit (job "ref
 """
 from sqlalchemy import select
 
-from server.platform.errors import Conflict
 from server.extensions import db
 from server.models import (AuditAction, OrderStatus, Payment, PaymentProvider, PaymentStatus,
                            Refund, RefundMethod, TicketOrder, User, utcnow)
@@ -59,10 +58,8 @@ def refund_paid_order(order: TicketOrder) -> bool:
 
 def refund_order(*, order_id: int, actor: User) -> TicketOrder:
     """Refund a paid order: its valid tickets are voided and their inventory given back."""
-    order = order_for(order_id, actor, buyer_allowed=False)
-    if order.status != OrderStatus.PAID:
-        raise Conflict("Only a paid order can be refunded.", code="order_not_refundable",
-                       details={"status": order.status.value})
+    order = order_for(order_id, actor, buyer_allowed=False, status=OrderStatus.PAID,
+                      refusal="Only a paid order can be refunded.", code="order_not_refundable")
     _refund(order, actor, "Order refunded.")
     db.session.commit()
     return order
