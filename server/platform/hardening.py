@@ -7,7 +7,7 @@
   JSON_MAX_ARRAY_ITEMS are 422, before any schema runs (MAX_CONTENT_LENGTH bounds the bytes).
 - Every response carries the security headers; HSTS only when HSTS_SECONDS is set.
 - bcrypt work is capped at BCRYPT_MAX_CONCURRENT hashes at once on the host, across every worker
-  process (BCRYPT_SLOTS_DIR; services/passwords.py).
+  process (BCRYPT_SLOTS_DIR; platform/passwords.py).
 """
 import base64
 import hashlib
