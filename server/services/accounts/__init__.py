@@ -11,3 +11,8 @@ from server.services.accounts.users import (authenticate, build_user, deactivate
                                             find_user_by_email, issue_access_token, issue_tokens,
                                             purge_expired_revocations, register_user,
                                             revoke_token, roles_by_name, update_profile)
+
+__all__ = ["authenticate", "build_user", "deactivate", "deactivate_user", "ensure_admin",
+           "find_user_by_email", "get_user", "issue_access_token", "issue_tokens", "list_users",
+           "purge_expired_revocations", "register_user", "revoke_token", "roles_by_name",
+           "set_roles", "update_profile", "update_user"]

@@ -11,3 +11,7 @@ from server.services.catalog.reviews import (create_review, delete_review, list_
                                              update_review)
 from server.services.catalog.ticket_types import (create_ticket_type, delete_ticket_type,
                                                   update_ticket_type)
+
+__all__ = ["create_event", "create_review", "create_ticket_type", "delete_event", "delete_review",
+           "delete_ticket_type", "get_visible_event", "list_events", "list_reviews",
+           "update_event", "update_review", "update_ticket_type"]

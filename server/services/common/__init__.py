@@ -7,3 +7,6 @@ from server.services.common.access import get_managed_event
 from server.services.common.audit import list_entries, record
 from server.services.common.pagination import Page, paginate, where_equal
 from server.services.common.transactions import commit_keeping_state, commit_or_conflict
+
+__all__ = ["Page", "commit_keeping_state", "commit_or_conflict", "get_managed_event",
+           "list_entries", "paginate", "record", "where_equal"]

@@ -6,3 +6,6 @@ checkin_list, checkin_stats (staff).
 from server.services.gate.checkin import check_in, sync_offline_scans
 from server.services.gate.staff import (checkin_list, checkin_stats, gate_events, list_staff,
                                         set_staff)
+
+__all__ = ["check_in", "checkin_list", "checkin_stats", "gate_events", "list_staff", "set_staff",
+           "sync_offline_scans"]

@@ -16,3 +16,9 @@ from server.services.orders.refunding import (close_event_orders, refund_order,
 from server.services.orders.tickets import (get_ticket, holds_review_ticket, is_staff,
                                             list_my_tickets, rename_holder, ticket_qr,
                                             transfer_ticket, void_ticket)
+
+__all__ = ["apply_payment", "cancel_order", "close_event_orders", "expire_due_orders", "get_order",
+           "get_ticket", "holds_review_ticket", "is_staff", "issue_complimentary",
+           "list_my_tickets", "list_orders", "lock_order", "mark_order_paid", "place_order",
+           "refund_order", "refund_paid_order", "release_pending", "rename_holder", "start_refund",
+           "ticket_qr", "transfer_ticket", "void_ticket"]

@@ -13,3 +13,8 @@ from server.services.payments.queries import (get_payment, list_payments, list_r
                                               refresh_payment)
 from server.services.payments.refunds import complete_manual, refund_payment, retry_pending
 from server.services.payments.stripe import handle_webhook, reconcile_lapsed, start_checkout
+
+__all__ = ["complete_manual", "get_payment", "handle_callback", "handle_webhook", "list_payments",
+           "list_refunds", "reconcile_due", "reconcile_lapsed", "record_settled",
+           "refresh_payment", "refund_payment", "retry_pending", "start_checkout",
+           "start_stk_push"]
