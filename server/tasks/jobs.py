@@ -23,7 +23,6 @@ from server.extensions import db
 
 log = logging.getLogger(__name__)
 
-MODES = ("eager", "thread", "celery")
 JOBS: dict[str, Callable] = {}
 RETRY_ON: dict[str, tuple[type[Exception], ...]] = {}
 _PENDING = "ticksy_jobs"

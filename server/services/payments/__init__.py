@@ -4,7 +4,8 @@ Public face: start_stk_push, handle_callback (mpesa); start_checkout, handle_web
 get_payment, refresh_payment, list_payments, list_refunds (queries); refund_payment,
 complete_manual (refunds); record_settled (ledger); mpesa, stripe and refunds' reconciliation
 for the CLI (reconcile_due, reconcile_lapsed, retry_pending). Jobs: "payments.reconcile",
-"refunds.execute", "stripe.expire_sessions" and the M-Pesa checks.
+"refunds.execute", "stripe.expire_sessions", "mpesa.verify_callback",
+"orders.paid" (the paid order's follow-ups).
 """
 from server.services.payments import reconciliation  # noqa: F401  (registers its job)
 from server.services.payments.ledger import record_settled

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from server.platform.errors import NotFound
 from server.extensions import db
 from server.models import Payment, PaymentProvider, Refund, RoleName, User
-from server.services.payments import mpesa as mpesa_payments, stripe as stripe_payments
+from server.services.payments import mpesa, stripe
 from server.services.common.pagination import Page, paginate, where_equal
 
 
@@ -20,9 +20,9 @@ def refresh_payment(*, payment_id: int, viewer: User) -> Payment:
     """Ask the provider about the payment now and apply its answer."""
     payment = get_payment(payment_id=payment_id, viewer=viewer)
     if payment.provider == PaymentProvider.MPESA:
-        mpesa_payments.refresh(payment)
+        mpesa.refresh(payment)
     else:
-        stripe_payments.refresh(payment)
+        stripe.refresh(payment)
     return get_payment(payment_id=payment_id, viewer=viewer)
 
 
